@@ -1,0 +1,1 @@
+"""The `onceonly` command line: one Typer app, one module per group of commands."""

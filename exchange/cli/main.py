@@ -1,0 +1,22 @@
+"""The `onceonly` command: every capability of the exchange, one sub-command group each."""
+
+from __future__ import annotations
+
+import typer
+
+from exchange.cli import catalog, ids, synth
+from exchange.cli.init import init
+
+app = typer.Typer(
+    name="onceonly",
+    help="onceonly: a data-sharing exchange and electronic licence store for local government.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+)
+app.command()(init)
+app.add_typer(ids.app, name="ids")
+app.add_typer(catalog.app, name="catalog")
+app.command(name="synth")(synth.synth)
+
+if __name__ == "__main__":  # pragma: no cover
+    app()
