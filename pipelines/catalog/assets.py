@@ -1,0 +1,34 @@
+"""The catalogue as a Dagster asset: the reviewed files loaded into the store."""
+
+import dagster as dg
+
+from catalog.loader import load_catalogue
+from catalog.sync import sync_catalogue
+from exchange.store.migrate import upgrade
+from pipelines.resources import StoreResource
+
+
+@dg.asset(
+    group_name="catalog",
+    owners=["team:data-bureau"],
+    kinds={"yaml", "sql"},
+    pool="store_writer",
+)
+def catalogue(context: dg.AssetExecutionContext, store: StoreResource) -> dg.MaterializeResult:
+    """Departments, datasets, licence types, materials, service items and bundles, loaded from
+    the reviewed files under catalog/ into the store."""
+    engine = store.engine()
+    upgrade(engine)
+    cat = load_catalogue(store.settings.catalog_dir)
+    result = sync_catalogue(engine, cat)
+    context.log.info(f"catalogue synced: {result}")
+    return dg.MaterializeResult(
+        metadata={
+            "departments": len(cat.departments),
+            "datasets": len(cat.datasets),
+            "licence_types": len(cat.licence_types),
+            "service_items": len(cat.service_items),
+            "bundles": len(cat.bundles),
+            "changed": dg.MetadataValue.json(result.as_dict()),
+        }
+    )
