@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from catalog.loader import load_catalogue
+from catalog.loader import catalogue_files, load_catalogue
 from catalog.sync import sync_catalogue
 from exchange.store.migrate import upgrade
 from pipelines.resources import StoreResource
@@ -19,8 +19,9 @@ def catalogue(context: dg.AssetExecutionContext, store: StoreResource) -> dg.Mat
     the reviewed files under catalog/ into the store."""
     engine = store.engine()
     upgrade(engine)
-    cat = load_catalogue(store.settings.catalog_dir)
-    result = sync_catalogue(engine, cat)
+    directory = store.settings.catalog_dir
+    cat = load_catalogue(directory)
+    result = sync_catalogue(engine, cat, files=catalogue_files(directory))
     context.log.info(f"catalogue synced: {result}")
     return dg.MaterializeResult(
         metadata={
