@@ -13,7 +13,7 @@ from rich.table import Table
 
 from catalog.bundles import plan_bundle
 from catalog.dcat import DEFAULT_BASE_URI, to_dcat
-from catalog.loader import CatalogueError, catalogue_files, load_catalogue
+from catalog.loader import CatalogueError, load_catalogue
 from catalog.schema import (
     Bundle,
     Catalogue,
@@ -24,11 +24,9 @@ from catalog.schema import (
     Material,
     ServiceItem,
 )
-from catalog.sync import sync_catalogue
+from catalog.sync import SyncResult
+from exchange.bootstrap import initialise
 from exchange.cli.console import err, fail, out
-from exchange.settings import get_settings
-from exchange.store.engine import make_engine
-from exchange.store.migrate import upgrade
 
 app = typer.Typer(
     help="The catalogue: departments, datasets, licence types, materials, items and bundles.",
@@ -121,18 +119,23 @@ def export_dcat(
 @app.command()
 def load() -> None:
     """Load the catalogue into the store (creating or upgrading the store first)."""
-    catalogue = _load()
-    engine = make_engine()
-    upgrade(engine)
-    result = sync_catalogue(engine, catalogue, files=catalogue_files(get_settings().catalog_dir))
-    table = Table("kind", "added", "changed", "restored", "retired", "unchanged")
-    for kind, counts in result.counts.items():
-        table.add_row(kind, *(str(counts[column]) for column in list(counts)))
-    out.print(table)
+    try:
+        result = initialise().sync
+    except CatalogueError as exc:
+        raise fail(str(exc)) from exc
+    out.print(sync_table(result))
     if result.changed:
         out.print(f"catalogue revision {result.revision_id} recorded ({result.digest[:12]})")
     else:
         out.print("nothing changed: the store already holds this catalogue")
+
+
+def sync_table(result: SyncResult) -> Table:
+    """What a catalogue load changed, per kind of entry."""
+    table = Table("kind", "added", "changed", "restored", "retired", "unchanged")
+    for kind, counts in result.counts.items():
+        table.add_row(kind, *(str(value) for value in counts.values()))
+    return table
 
 
 # --- tables ----------------------------------------------------------------------------------

@@ -1,20 +1,24 @@
-"""`onceonly init`: create or upgrade the store and the home folders; safe to run again."""
+"""`onceonly init`: create or upgrade the store, its home and its catalogue; safe to run again."""
 
 from __future__ import annotations
 
-from exchange.cli.console import out
-from exchange.settings import get_settings
-from exchange.store.engine import make_engine
-from exchange.store.migrate import upgrade
+from catalog.loader import CatalogueError
+from exchange.bootstrap import initialise
+from exchange.cli.console import fail, out
 
 
 def init() -> None:
-    """Create or upgrade the store (Alembic migrations) and the home's folders. Idempotent."""
-    settings = get_settings()
-    settings.ensure_home()
-    engine = make_engine(settings=settings)
-    revision = upgrade(engine)
+    """Create or upgrade the store (Alembic migrations), the home's folders and the catalogue.
+    Idempotent."""
+    try:
+        done = initialise()
+    except CatalogueError as exc:
+        raise fail(str(exc)) from exc
+    url = done.engine.url.render_as_string(hide_password=True)
+    out.print(f"store     [bold]{url}[/] at revision {done.revision}")
+    catalogue = done.catalogue
     out.print(
-        f"store [bold]{engine.url.render_as_string(hide_password=True)}[/] at revision {revision}"
+        f"catalogue {len(catalogue.departments)} departments, {len(catalogue.datasets)} datasets, "
+        f"{len(catalogue.licence_types)} licence types, {len(catalogue.service_items)} service "
+        f"items, {len(catalogue.bundles)} bundles" + ("" if done.sync.changed else " (unchanged)")
     )
-    out.print(f"home  [bold]{settings.home.resolve()}[/]")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from exchange.cli import catalog, ids, synth
+from exchange.cli.demo import demo
 from exchange.cli.init import init
 
 app = typer.Typer(
@@ -17,6 +18,7 @@ app.command()(init)
 app.add_typer(ids.app, name="ids")
 app.add_typer(catalog.app, name="catalog")
 app.command(name="synth")(synth.synth)
+app.command()(demo)
 
 if __name__ == "__main__":  # pragma: no cover
     app()

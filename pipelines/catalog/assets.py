@@ -2,9 +2,7 @@
 
 import dagster as dg
 
-from catalog.loader import catalogue_files, load_catalogue
-from catalog.sync import sync_catalogue
-from exchange.store.migrate import upgrade
+from exchange.bootstrap import initialise
 from pipelines.resources import StoreResource
 
 
@@ -17,11 +15,8 @@ from pipelines.resources import StoreResource
 def catalogue(context: dg.AssetExecutionContext, store: StoreResource) -> dg.MaterializeResult:
     """Departments, datasets, licence types, materials, service items and bundles, loaded from
     the reviewed files under catalog/ into the store."""
-    engine = store.engine()
-    upgrade(engine)
-    directory = store.settings.catalog_dir
-    cat = load_catalogue(directory)
-    result = sync_catalogue(engine, cat, files=catalogue_files(directory))
+    done = initialise(store.settings, engine=store.engine())
+    cat, result = done.catalogue, done.sync
     context.log.info(f"catalogue synced: {result}")
     return dg.MaterializeResult(
         metadata={
