@@ -34,7 +34,6 @@ from typing import Any, NamedTuple, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
-from stdnum.cn import uscc as stdnum_uscc
 
 from catalog.schema import (
     Bundle,
@@ -48,6 +47,8 @@ from catalog.schema import (
     ServiceItem,
     SubjectKind,
 )
+from exchange.identifiers import uscc
+from exchange.identifiers.errors import IdentifierError
 from exchange.settings import get_settings
 
 DATASETS = "datasets"
@@ -394,9 +395,8 @@ def _unique(entries: list[_Entry], attribute: str) -> Iterator[CatalogueError]:
 def _check_departments(entries: list[_Entry]) -> Iterator[CatalogueError]:
     for entry in entries:
         department: Department = entry.model
-        if not _valid_uscc(department.uscc):
-            message = f"{department.uscc!r} is not a valid USCC (GB 32100 check character)"
-            yield entry.error("uscc", message=message)
+        if problem := _uscc_problem(department.uscc):
+            yield entry.error("uscc", message=f"{department.uscc!r} {problem}")
         elif department.uscc[2:8] != department.region:
             message = f"the USCC's region {department.uscc[2:8]} differs from {department.region}"
             yield entry.error("region", message=message)
@@ -434,10 +434,10 @@ def _check_licence_types(
 ) -> Iterator[CatalogueError]:
     for entry in entries:
         licence: LicenceType = entry.model
-        if not _valid_uscc(licence.code[:18]):
+        if problem := _uscc_problem(licence.code[:18]):
             message = (
-                f"the first 18 characters {licence.code[:18]!r} are not a valid USCC of the "
-                "defining authority (GB/T 36904)"
+                f"the first 18 characters {licence.code[:18]!r}, the defining authority's USCC "
+                f"(GB/T 36904): {problem}"
             )
             yield entry.error("code", message=message)
         for index, issuer in enumerate(licence.issuers):
@@ -562,6 +562,13 @@ def _unknown(kind: str, code: str) -> str:
     return f"no {kind} {code!r} in the catalogue"
 
 
-def _valid_uscc(code: str) -> bool:
-    """GB 32100 check; python-stdnum until the project's identifiers module takes over."""
-    return stdnum_uscc.is_valid(code)
+def _uscc_problem(code: str) -> str | None:
+    """What is wrong with a USCC the catalogue declares, if anything. Unlike department data,
+    the reviewed catalogue is ours: a bad embedded organisation code is an error here too."""
+    try:
+        warning = uscc.warning(code)
+    except IdentifierError as exc:
+        return f"is not a valid USCC (GB 32100): {exc}"
+    if warning is not None:
+        return "is not a valid USCC: its organisation code fails the GB 11714 check"
+    return None

@@ -116,6 +116,13 @@ CASES = {
         "departments[0].uscc",
         "'11330100002488513M' is not a valid USCC",
     ),
+    "department USCC whose organisation code fails GB 11714": Case(
+        "departments.yaml",
+        "uscc: 11330100002488513N",
+        "uscc: 11330100002488514R",
+        "departments[0].uscc",
+        "organisation code fails the GB 11714 check",
+    ),
     "USCC of another region": Case(
         "departments.yaml",
         'region: "330100"',
@@ -128,7 +135,7 @@ CASES = {
         "code: 11100000000013709K001",
         "code: 11100000000013709A001",
         "licence_types[4].code",
-        "not a valid USCC of the defining authority",
+        "the defining authority's USCC",
     ),
     "licence type code of the wrong shape": Case(
         "licence_types.yaml",
