@@ -4,6 +4,7 @@ Each domain adds its models module here when it gains tables.
 """
 
 import catalog.models  # noqa: F401
+import exchange.ingest.models  # noqa: F401
 from exchange.store.base import Base
 
 metadata = Base.metadata

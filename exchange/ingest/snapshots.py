@@ -1,0 +1,325 @@
+"""Immutable dataset snapshots: the next version of a dataset as a Parquet file, and what changed.
+
+A snapshot holds every current record of a dataset at one version, sorted by ``subject_key``:
+the staged file's columns (``subject_key``, one column per catalogue field, ``_hash``) plus the
+lineage of the version where each record's content last changed::
+
+    _batch          the batch that last changed the record
+    _row            its row number in that batch's file
+    _file_sha256    that file's SHA-256
+    _version_from   the version it became current in
+
+A snapshot is a pure function of the previous snapshot, the staged file and the new version's
+batch, file hash and number. Times are deliberately left out (they live in the version row in
+the SQL store): rebuilding after a crash then yields the same bytes, hence the same name, and
+a full extract identical in content to the previous version yields the very same file.
+
+Files are content-addressed: ``<parquet_dir>/<dataset>/<sha256 of the file's bytes>.parquet``,
+written to a temporary name, fsynced and renamed, so a reader never sees a partial snapshot and
+a file with that name already there is the same content and is reused. The row groups are cut at
+fixed row counts, whatever batch sizes DuckDB hands over, so the bytes do not depend on threads.
+
+Everything here runs in an in-process DuckDB over Parquet files and never touches the SQL store:
+`exchange.ingest.versions` decides when to build and what to write.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Literal
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from catalog.schema import DatasetField, FieldType
+
+LINEAGE_COLUMNS = ("_batch", "_row", "_file_sha256", "_version_from")
+ROW_GROUP_ROWS = 122_880  # DuckDB's own row group size
+#: DuckDB spills to the work directory beyond this, keeping a 5,000,000-row sort in bounds.
+DUCKDB_MEMORY_LIMIT = "1GB"
+
+
+class StagedFileError(ValueError):
+    """The staged file does not honour the contract between staging and versions."""
+
+
+@dataclass(frozen=True)
+class Lineage:
+    """Where the records that change in the new version come from."""
+
+    batch_id: str
+    file_sha256: str
+    version: int
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    path: Path
+    sha256: str
+    row_count: int
+
+
+@dataclass(frozen=True)
+class Diff:
+    """Subjects of the new snapshot against the previous one, compared by record hash."""
+
+    added: int  # new subjects
+    changed: int  # same subject, different content
+    ended: int  # gone: missing from a full extract, or deleted by a delta
+    unchanged: int
+
+
+def _name(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def _literal(text: str | Path) -> str:
+    return "'" + str(text).replace("'", "''") + "'"
+
+
+class Transition:
+    """The step from a dataset's previous snapshot (or nothing) to its next one, in DuckDB.
+
+    Use as a context manager: `build` writes the next snapshot, `diff` counts what changed and
+    `changes` streams the records to write to the serving tables.
+    """
+
+    def __init__(
+        self,
+        *,
+        fields: Sequence[DatasetField],
+        staged: Path,
+        previous: Path | None,
+        mode: Literal["full", "delta"],
+        work_dir: Path,
+    ) -> None:
+        self.fields = tuple(fields)
+        self.mode = mode
+        work_dir.mkdir(parents=True, exist_ok=True)
+        self.con = duckdb.connect(
+            config={"temp_directory": str(work_dir), "memory_limit": DUCKDB_MEMORY_LIMIT}
+        )
+        try:
+            self.con.execute(
+                f"CREATE VIEW staged AS SELECT * FROM read_parquet({_literal(staged)})"
+            )
+            types = self._check_staged(staged)
+            self.con.execute(f"CREATE VIEW previous AS {self._previous_sql(previous, types)}")
+        except BaseException:
+            self.con.close()
+            raise
+
+    def __enter__(self) -> Transition:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.con.close()
+
+    def _one(self, query: str) -> tuple:
+        """The single row of an aggregate query (fetched whole: DuckDB then frees the result)."""
+        (row,) = self.con.execute(query).fetchall()
+        return row
+
+    @property
+    def _columns(self) -> list[str]:
+        return ["subject_key", *(f.name for f in self.fields), "_hash"]
+
+    def _check_staged(self, staged: Path) -> dict[str, str]:
+        """The staged columns' DuckDB types, after checking the contract's columns and key."""
+        types = {row[0]: row[1] for row in self.con.execute("DESCRIBE staged").fetchall()}
+        required = [*self._columns, "_row"] + (["_op"] if self.mode == "delta" else [])
+        missing = [name for name in required if name not in types]
+        if missing:
+            raise StagedFileError(f"staged file {staged} lacks the columns {missing}")
+        repeated = self._one(
+            "SELECT count(*) - count(DISTINCT subject_key), count(*) FILTER (subject_key IS NULL)"
+            " FROM staged"
+        )
+        if repeated != (0, 0):
+            raise StagedFileError(
+                f"staged file {staged} has {repeated[0]} repeated and {repeated[1]} empty subject"
+                " keys; staging must leave one row per subject"
+            )
+        if self.mode == "delta":
+            (bad,) = self._one(
+                "SELECT count(*) FROM staged WHERE _op IS NULL OR _op NOT IN ('upsert', 'delete')"
+            )
+            if bad:
+                raise StagedFileError(
+                    f"staged file {staged} has {bad} rows whose _op is neither upsert nor delete"
+                )
+        return types
+
+    def _previous_sql(self, previous: Path | None, types: dict[str, str]) -> str:
+        """The previous snapshot with this catalogue's columns; empty when there is none.
+
+        A field the catalogue added since the previous snapshot reads as null there, so kept
+        records of a delta gain the column empty; a field it dropped is left out.
+        """
+        lineage = "NULL::VARCHAR AS _batch, _row, NULL::VARCHAR AS _file_sha256, "
+        lineage += "NULL::INTEGER AS _version_from"
+        if previous is None:
+            columns = ", ".join(_name(c) for c in self._columns)
+            return f"SELECT {columns}, {lineage} FROM staged WHERE false"
+        present = set(pq.read_schema(previous).names)
+        columns = ", ".join(
+            _name(c) if c in present else f"CAST(NULL AS {types[c]}) AS {_name(c)}"
+            for c in self._columns
+        )
+        lineage = ", ".join(LINEAGE_COLUMNS)
+        return f"SELECT {columns}, {lineage} FROM read_parquet({_literal(previous)})"
+
+    def build(self, lineage: Lineage, out_dir: Path) -> Snapshot:
+        """Write the next snapshot under `out_dir` and return it (reusing an identical file).
+
+        Full: the staged rows. Delta: the previous rows minus the staged keys, plus the upserts.
+        A staged record whose hash equals its previous one keeps its previous lineage.
+        """
+        fresh = "(p.subject_key IS NULL OR p._hash <> s._hash)"
+        staged_columns = ", ".join(f"s.{_name(c)}" for c in self._columns)
+        incoming = f"""
+            SELECT {staged_columns},
+                CASE WHEN {fresh} THEN $batch ELSE p._batch END AS _batch,
+                CASE WHEN {fresh} THEN s._row ELSE p._row END AS _row,
+                CASE WHEN {fresh} THEN $file_sha256 ELSE p._file_sha256 END AS _file_sha256,
+                CASE WHEN {fresh} THEN $version ELSE p._version_from END AS _version_from
+            FROM staged s LEFT JOIN previous p ON p.subject_key = s.subject_key"""
+        if self.mode == "delta":
+            kept_columns = ", ".join(_name(c) for c in (*self._columns, *LINEAGE_COLUMNS))
+            incoming += f"""
+                WHERE s._op = 'upsert'
+            UNION ALL
+            SELECT {kept_columns} FROM previous p
+            WHERE p.subject_key NOT IN (SELECT subject_key FROM staged)"""
+        columns = ", ".join(_name(c) for c in self._columns)
+        query = f"""
+            SELECT {columns}, CAST(_batch AS VARCHAR) AS _batch, CAST(_row AS BIGINT) AS _row,
+                CAST(_file_sha256 AS VARCHAR) AS _file_sha256,
+                CAST(_version_from AS INTEGER) AS _version_from
+            FROM ({incoming}) ORDER BY subject_key"""
+        params = {
+            "batch": lineage.batch_id,
+            "file_sha256": lineage.file_sha256,
+            "version": lineage.version,
+        }
+        reader = self.con.sql(query, params=params).to_arrow_reader(ROW_GROUP_ROWS)
+        snapshot = write_content_addressed(reader, out_dir)
+        self.con.execute(
+            f"CREATE VIEW next AS SELECT * FROM read_parquet({_literal(snapshot.path)})"
+        )
+        return snapshot
+
+    def diff(self) -> Diff:
+        """Count added, changed, ended and unchanged subjects (call after `build`)."""
+        added, changed, ended, unchanged = self._one("""
+            SELECT count(*) FILTER (p.subject_key IS NULL),
+                count(*) FILTER (n._hash <> p._hash),
+                count(*) FILTER (n.subject_key IS NULL),
+                count(*) FILTER (n._hash = p._hash)
+            FROM (SELECT subject_key, _hash FROM next) n
+            FULL JOIN (SELECT subject_key, _hash FROM previous) p
+                ON n.subject_key = p.subject_key""")
+        return Diff(added=added, changed=changed, ended=ended, unchanged=unchanged)
+
+    def changes(self, chunk_rows: int) -> Iterator[pa.RecordBatch]:
+        """The subjects that changed, in key order, `chunk_rows` at a time.
+
+        Columns: ``subject_key``, ``change`` (``added``, ``changed`` or ``ended``), and for
+        added and changed records ``data`` (the catalogue fields as a JSON object: dates as ISO
+        strings, decimals as strings with six decimals, so nothing is lost to floats),
+        ``record_hash`` and ``source_row``. The JSON is made by DuckDB, vectorised.
+        """
+        members = ", ".join(f"{_name(f.name)} := {self._json_value(f)}" for f in self.fields)
+        query = f"""
+            SELECT coalesce(n.subject_key, p.subject_key) AS subject_key,
+                CASE WHEN p.subject_key IS NULL THEN 'added'
+                     WHEN n.subject_key IS NULL THEN 'ended' ELSE 'changed' END AS change,
+                CASE WHEN n.subject_key IS NOT NULL
+                     THEN to_json(struct_pack({members}))::VARCHAR END AS data,
+                n._hash AS record_hash, n._row AS source_row
+            FROM next n FULL JOIN (SELECT subject_key, _hash FROM previous) p
+                ON n.subject_key = p.subject_key
+            WHERE n.subject_key IS NULL OR p.subject_key IS NULL OR n._hash <> p._hash
+            ORDER BY 1"""
+        yield from self.con.sql(query).to_arrow_reader(chunk_rows)
+
+    @staticmethod
+    def _json_value(field: DatasetField) -> str:
+        column = f"n.{_name(field.name)}"
+        return f"CAST({column} AS VARCHAR)" if field.type is FieldType.DECIMAL else column
+
+
+def write_content_addressed(reader: pa.RecordBatchReader, out_dir: Path) -> Snapshot:
+    """Write `reader` as zstd Parquet named by its SHA-256 under `out_dir`, durably.
+
+    The file is written under a temporary name, fsynced, hashed and renamed; when a file with
+    that name exists it holds the same bytes, so it is kept and the new copy dropped.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    temporary = out_dir / f".{uuid.uuid4().hex}.parquet.tmp"
+    rows = 0
+    try:
+        with pq.ParquetWriter(
+            temporary,
+            reader.schema,
+            compression="zstd",
+            sorting_columns=[pq.SortingColumn(0)],
+        ) as writer:
+            for group in _row_groups(reader, ROW_GROUP_ROWS):
+                writer.write_table(group, row_group_size=ROW_GROUP_ROWS)
+                rows += group.num_rows
+        with temporary.open("rb") as file:
+            os.fsync(file.fileno())
+            file.seek(0)
+            digest = hashlib.file_digest(file, "sha256").hexdigest()
+        target = out_dir / f"{digest}.parquet"
+        if target.exists():
+            temporary.unlink()
+        else:
+            temporary.chmod(0o444)
+            os.replace(temporary, target)
+            _fsync_directory(out_dir)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    return Snapshot(path=target, sha256=digest, row_count=rows)
+
+
+def _row_groups(reader: pa.RecordBatchReader, size: int) -> Iterator[pa.Table]:
+    """Tables of exactly `size` rows (the last one shorter), whatever the incoming batches."""
+    pending: list[pa.RecordBatch] = []
+    count = 0
+    for batch in reader:
+        pending.append(batch)
+        count += batch.num_rows
+        if count < size:
+            continue
+        table = pa.Table.from_batches(pending, schema=reader.schema)
+        whole = count - count % size
+        for start in range(0, whole, size):
+            yield table.slice(start, size)
+        rest = table.slice(whole)
+        pending, count = rest.to_batches(), rest.num_rows
+    if count:
+        yield pa.Table.from_batches(pending, schema=reader.schema)
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Make a rename durable: POSIX keeps directory entries in the directory's own blocks."""
+    descriptor = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
