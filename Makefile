@@ -4,10 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-export DAGSTER_HOME := $(CURDIR)
-export ONCEONLY_HOME ?= $(CURDIR)/var
-export ONCEONLY_DAGSTER_DIR ?= $(ONCEONLY_HOME)/dagster
-export ONCEONLY_DAGSTER_LOGS_DIR ?= $(ONCEONLY_DAGSTER_DIR)/logs
+ONCEONLY_HOME ?= $(CURDIR)/var
 
 .PHONY: install demo test bench lint format dagster clean
 
@@ -45,7 +42,9 @@ format: $(STAMP)
 
 ## dagster: the Dagster UI over this repository's code location and instance (dagster.yaml)
 dagster: $(STAMP)
-	mkdir -p $(ONCEONLY_HOME)/dagster
+	mkdir -p $(ONCEONLY_HOME)/dagster/logs
+	DAGSTER_HOME=$(CURDIR) ONCEONLY_HOME=$(ONCEONLY_HOME) \
+	ONCEONLY_DAGSTER_DIR=$(ONCEONLY_HOME)/dagster ONCEONLY_DAGSTER_LOGS_DIR=$(ONCEONLY_HOME)/dagster/logs \
 	$(BIN)/dagster dev
 
 clean:

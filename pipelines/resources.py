@@ -10,6 +10,8 @@ import dagster as dg
 from pydantic import PrivateAttr
 from sqlalchemy import Engine
 
+from catalog.loader import load_catalogue
+from catalog.schema import Catalogue
 from exchange.settings import Settings, get_settings
 from exchange.store.engine import make_engine
 
@@ -37,6 +39,10 @@ class StoreResource(dg.ConfigurableResource):
         return Settings(
             home=Path(self.home), database_url=self.database_url, catalog_dir=Path(self.catalog_dir)
         )
+
+    @cached_property
+    def catalogue(self) -> Catalogue:
+        return load_catalogue(Path(self.catalog_dir))
 
     def engine(self) -> Engine:
         if self._engine is None:

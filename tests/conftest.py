@@ -28,7 +28,13 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A fresh ONCEONLY_HOME for this test, with the settings cache cleared around it."""
     home = tmp_path / "home"
     monkeypatch.setenv("ONCEONLY_HOME", str(home))
-    monkeypatch.delenv("ONCEONLY_DATABASE_URL", raising=False)
+    for name in (
+        "ONCEONLY_DATABASE_URL",
+        "DAGSTER_HOME",
+        "ONCEONLY_DAGSTER_DIR",
+        "ONCEONLY_DAGSTER_LOGS_DIR",
+    ):
+        monkeypatch.delenv(name, raising=False)  # and restored after the test
     get_settings.cache_clear()
     yield home
     get_settings.cache_clear()

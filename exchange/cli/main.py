@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from exchange.cli import catalog, ids, synth
+from exchange.cli import catalog, ids, ingest, synth
 from exchange.cli.demo import demo
 from exchange.cli.init import init
 
@@ -19,6 +19,9 @@ app.add_typer(ids.app, name="ids")
 app.add_typer(catalog.app, name="catalog")
 app.command(name="synth")(synth.synth)
 app.command()(demo)
+app.command()(ingest.publish)
+app.add_typer(ingest.batches_app, name="batches")
+app.add_typer(ingest.datasets_app, name="datasets")
 
 if __name__ == "__main__":  # pragma: no cover
     app()

@@ -1,0 +1,1 @@
+"""Dagster definitions of the exchange domain: one asset per dataset, partitioned by batch."""
