@@ -10,11 +10,21 @@ from exchange.cli.main import app
 
 
 def test_demo_runs_end_to_end_on_a_small_city(home: Path) -> None:
-    result = CliRunner().invoke(app, ["demo", "--people", "1500", "--orgs", "300"])
+    result = CliRunner().invoke(app, ["demo", "--people", "3000", "--orgs", "600"])
     assert result.exit_code == 0, result.output
     assert (home / "onceonly.sqlite").exists()
     assert (home / "synth" / "ground_truth.csv").exists()
     assert "新生儿出生一件事" in result.output
+    assert "batches against the synth's ground truth" in result.output
+    assert "refused" in result.output and "unknown_columns" in result.output
+    # every department file became a batch, and the demo's broken file was refused
+    from exchange.ingest.batches import list_batches
+    from exchange.store.engine import make_engine
+
+    batches = list_batches(make_engine())
+    assert len(batches) == 14
+    assert sum(batch.status == "refused" for batch in batches) >= 1
+    assert sum(batch.status == "accepted" for batch in batches) >= 12
 
 
 def test_init_is_idempotent(home: Path) -> None:

@@ -14,10 +14,12 @@ from rich.table import Table
 
 from catalog.bundles import plan_bundle
 from catalog.schema import Catalogue
-from exchange.bootstrap import initialise
+from exchange.bootstrap import Initialised, initialise
 from exchange.cli.console import err, out
-from exchange.settings import get_settings
-from exchange.synth import SynthOptions, synthesise
+from exchange.ingest.batches import BatchOutcome, get_batch, register_file
+from exchange.settings import Settings, get_settings
+from exchange.synth import SynthOptions, SynthResult, synthesise
+from pipelines.runner import project_instance, run_batch
 
 
 def demo(
@@ -47,10 +49,83 @@ def demo(
     out.rule("[bold]3. catalogue[/]")
     out.print(_bundles_table(done.catalogue))
 
+    out.rule("[bold]4. ingest[/]: every department's file through its Dagster pipeline")
+    outcomes = _ingest(settings, done, city)
+    out.print(_ingest_table(city, outcomes))
+    refused = _refused_batch(settings, done, city)
     out.print(
-        "next: [bold]onceonly catalog list[/], [bold]onceonly ids check --kind resident[/], "
-        "[bold]make dagster[/]"
+        f"a file with a wrong column: batch {refused.batch_id} [red]{refused.status}[/]: "
+        f"{refused.refusal_reason}: {refused.refusal_message}"
     )
+
+    out.print(
+        "next: [bold]onceonly datasets show household_registration[/], "
+        "[bold]onceonly batches list[/], [bold]make dagster[/] (the asset graph and runs)"
+    )
+
+
+def _ingest(settings: Settings, done: Initialised, city: SynthResult) -> list[BatchOutcome]:
+    """Publish each synthetic file as a batch, as `onceonly publish` does."""
+    instance = project_instance(settings)
+    outcomes = []
+    with _progress() as progress:
+        task = progress.add_task("ingesting", total=len(city.files))
+        for written in city.files:
+            progress.update(task, description=written.dataset)
+            dataset = done.catalogue.dataset(written.dataset)
+            batch, created = register_file(done.engine, settings, dataset, city.out / written.path)
+            if created or batch.status not in ("accepted", "refused"):
+                run_batch(batch, instance=instance)
+            outcomes.append(BatchOutcome.of(get_batch(done.engine, batch.id)))
+            progress.advance(task)
+    return outcomes
+
+
+def _ingest_table(city: SynthResult, outcomes: list[BatchOutcome]) -> Table:
+    """Each batch's outcome beside what the synth injected: the rows set aside must be exactly
+    the rows the ground truth says ingest must refuse."""
+    truth = city.ground_truth.to_pylist()
+    expected = {
+        written.dataset: len(
+            {
+                row["row"]
+                for row in truth
+                if row["dataset"] == written.dataset and row["expected_reason"]
+            }
+        )
+        for written in city.files
+    }
+    table = Table(title="ingest: batches against the synth's ground truth")
+    for column in ("dataset", "status", "rows", "accepted", "set aside", "injected", "version"):
+        table.add_column(column, justify="left" if column in ("dataset", "status") else "right")
+    for outcome in outcomes:
+        injected = expected[outcome.dataset]
+        mark = "" if outcome.rows_quarantined == injected else " [red]≠[/]"
+        table.add_row(
+            outcome.dataset,
+            outcome.status,
+            f"{outcome.rows_read or 0:,}",
+            f"{outcome.rows_accepted or 0:,}",
+            f"{outcome.rows_quarantined or 0:,}{mark}",
+            f"{injected:,}",
+            str(outcome.version or "-"),
+        )
+    return table
+
+
+def _refused_batch(settings: Settings, done: Initialised, city: SynthResult) -> BatchOutcome:
+    """A department renames a column: the whole batch is refused and nothing changes."""
+    source = city.out / next(w.path for w in city.files if w.dataset == "business_registration")
+    broken = settings.home / "demo" / "business_registration_renamed_column.csv"
+    broken.parent.mkdir(parents=True, exist_ok=True)
+    text = source.read_text(encoding="utf-8")
+    header, _, body = text.partition("\n")
+    broken.write_text(header.replace("企业名称", "公司名字", 1) + "\n" + body, encoding="utf-8")
+    dataset = done.catalogue.dataset("business_registration")
+    batch, created = register_file(done.engine, settings, dataset, broken)
+    if created or batch.status not in ("accepted", "refused"):
+        run_batch(batch, instance=project_instance(settings))
+    return BatchOutcome.of(get_batch(done.engine, batch.id))
 
 
 def _progress() -> Progress:
