@@ -34,11 +34,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import Literal
 
-import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from catalog.schema import DatasetField, FieldType
+from exchange import duck
 
 LINEAGE_COLUMNS = ("_batch", "_row", "_file_sha256", "_version_from")
 ROW_GROUP_ROWS = 122_880  # DuckDB's own row group size
@@ -103,9 +103,7 @@ class Transition:
         self.fields = tuple(fields)
         self.mode = mode
         work_dir.mkdir(parents=True, exist_ok=True)
-        self.con = duckdb.connect(
-            config={"temp_directory": str(work_dir), "memory_limit": DUCKDB_MEMORY_LIMIT}
-        )
+        self.con = duck.connect(work_dir, memory_limit=DUCKDB_MEMORY_LIMIT)
         try:
             self.con.execute(
                 f"CREATE VIEW staged AS SELECT * FROM read_parquet({_literal(staged)})"

@@ -47,6 +47,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from catalog.schema import Dataset, FieldType
+from exchange import duck
 from exchange.ingest.duplicates import Resolution, content_hash, resolve
 from exchange.ingest.errors import BatchRefused, RefusalReason
 from exchange.ingest.quarantine import (
@@ -119,9 +120,7 @@ def stage_file(
     work = Path(tempfile.mkdtemp(prefix=".staging-", dir=out_dir))
     try:
         # DuckDB's memory is given back (the connection closed) before the final write.
-        with duckdb.connect(
-            config={"temp_directory": str(work / "duckdb"), "memory_limit": DUCKDB_MEMORY}
-        ) as connection:
+        with duck.connect(work / "duckdb", memory_limit=DUCKDB_MEMORY) as connection:
             checked = _check_file(path, plan, work, encoding, batch_rows, connection)
         rate = checked.summary.rows / checked.rows_read
         if rate > dataset.max_quarantine_rate:
