@@ -39,5 +39,5 @@ defs = dg.Definitions(
     jobs=ingest_jobs,
     sensors=[make_inbox_sensor(catalogue, ingest_jobs)],
     schedules=[make_freshness_schedule(freshness_checks)],
-    resources={"store": StoreResource.from_settings(settings)},
+    resources={"store": StoreResource()},
 )

@@ -3,7 +3,7 @@ from the settings in one place."""
 
 from __future__ import annotations
 
-from functools import cached_property
+from functools import lru_cache
 from pathlib import Path
 
 import dagster as dg
@@ -17,34 +17,48 @@ from exchange.store.engine import make_engine
 
 
 class StoreResource(dg.ConfigurableResource):
-    """The central SQL store and the exchange's home, as the settings describe them."""
+    """The central SQL store and the exchange's home.
 
-    home: str
+    Left empty (as `pipelines.definitions` does), it follows the settings of the process that
+    runs the step, read when the step runs: the Dagster webserver, `onceonly publish` and a test
+    with its own ONCEONLY_HOME each get their own store. `from_settings` pins explicit ones.
+    """
+
+    home: str | None = None
     database_url: str | None = None
-    catalog_dir: str
+    catalog_dir: str | None = None
 
     _engine: Engine | None = PrivateAttr(default=None)
 
     @classmethod
-    def from_settings(cls, settings: Settings | None = None) -> StoreResource:
-        settings = settings or get_settings()
+    def from_settings(cls, settings: Settings) -> StoreResource:
         return cls(
             home=str(settings.home),
             database_url=settings.database_url,
             catalog_dir=str(settings.catalog_dir),
         )
 
-    @cached_property
+    @property
     def settings(self) -> Settings:
-        return Settings(
-            home=Path(self.home), database_url=self.database_url, catalog_dir=Path(self.catalog_dir)
-        )
+        if self.home is None:
+            return get_settings()
+        pinned: dict[str, object] = {"home": Path(self.home), "database_url": self.database_url}
+        if self.catalog_dir is not None:
+            pinned["catalog_dir"] = Path(self.catalog_dir)
+        return Settings(**pinned)
 
-    @cached_property
+    @property
     def catalogue(self) -> Catalogue:
-        return load_catalogue(Path(self.catalog_dir))
+        return _catalogue(self.settings.catalog_dir)
 
     def engine(self) -> Engine:
-        if self._engine is None:
-            self._engine = make_engine(settings=self.settings)
+        settings = self.settings
+        if self._engine is None or self._engine.url.render_as_string(False) != settings.store_url:
+            self._engine = make_engine(settings=settings)
         return self._engine
+
+
+@lru_cache(maxsize=4)
+def _catalogue(directory: Path) -> Catalogue:
+    """The catalogue is read once per directory and process: assets of every run share it."""
+    return load_catalogue(directory)
