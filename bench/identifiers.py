@@ -33,6 +33,7 @@ from rich.table import Table
 from stdnum.cn import ric
 from stdnum.cn import uscc as stdnum_uscc
 
+from bench._timing import best_of
 from exchange.identifiers import resident, uscc
 from exchange.identifiers.bulk import validate_resident, validate_uscc
 from exchange.identifiers.samples import resident_samples, uscc_samples
@@ -40,16 +41,6 @@ from exchange.identifiers.samples import resident_samples, uscc_samples
 TODAY = date(2025, 6, 30)
 STDNUM_TARGET = 50.0
 FLOOR_TARGET = 0.5
-
-
-def _best(run: Callable[[], object], repeat: int) -> float:
-    """The best wall time of ``repeat`` runs (the least disturbed by other work)."""
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def _per_value(check: Callable[[str], bool], values: list[str | None]) -> float:
@@ -102,7 +93,7 @@ def _measure(
 ) -> dict[str, object]:
     size = len(values)
     bulk(values.slice(0, 1000))  # warm-up: region table, kernels
-    bulk_seconds = _best(lambda: bulk(values), repeat)
+    bulk_seconds = best_of(lambda: bulk(values), repeat)
 
     rng = np.random.default_rng(seed)
     picked = values.take(rng.choice(size, min(sample, size), replace=False)).to_pylist()
@@ -112,7 +103,7 @@ def _measure(
     connection = duckdb.connect()
     connection.register("t", pa.table({"v": values}))
     connection.execute(floor_sql).fetchall()  # warm-up
-    floor_seconds = _best(lambda: connection.execute(floor_sql).fetchall(), repeat)
+    floor_seconds = best_of(lambda: connection.execute(floor_sql).fetchall(), repeat)
     connection.close()
 
     bulk_rate = size / bulk_seconds
