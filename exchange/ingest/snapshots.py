@@ -88,7 +88,9 @@ class Transition:
     """The step from a dataset's previous snapshot (or nothing) to its next one, in DuckDB.
 
     Use as a context manager: `build` writes the next snapshot, `diff` counts what changed and
-    `changes` streams the records to write to the serving tables.
+    `changes` streams the records to write to the serving tables. The new snapshot is joined
+    with the previous one only once, for both `diff` and `changes`, and not at all for a
+    dataset's first version.
     """
 
     def __init__(
@@ -102,6 +104,9 @@ class Transition:
     ) -> None:
         self.fields = tuple(fields)
         self.mode = mode
+        self._first = previous is None
+        self._snapshot: Snapshot | None = None  # set by `build`
+        self._delta_made = False
         work_dir.mkdir(parents=True, exist_ok=True)
         self.con = duck.connect(work_dir, memory_limit=DUCKDB_MEMORY_LIMIT)
         try:
@@ -217,19 +222,27 @@ class Transition:
         self.con.execute(
             f"CREATE VIEW next AS SELECT * FROM read_parquet({_literal(snapshot.path)})"
         )
+        self._snapshot = snapshot
         return snapshot
 
     def diff(self) -> Diff:
         """Count added, changed, ended and unchanged subjects (call after `build`)."""
-        added, changed, ended, unchanged = self._one("""
-            SELECT count(*) FILTER (p.subject_key IS NULL),
-                count(*) FILTER (n._hash <> p._hash),
-                count(*) FILTER (n.subject_key IS NULL),
-                count(*) FILTER (n._hash = p._hash)
-            FROM (SELECT subject_key, _hash FROM next) n
-            FULL JOIN (SELECT subject_key, _hash FROM previous) p
-                ON n.subject_key = p.subject_key""")
-        return Diff(added=added, changed=changed, ended=ended, unchanged=unchanged)
+        if self._snapshot is None:
+            raise RuntimeError("diff() needs the snapshot: call build() first")
+        if self._first:
+            return Diff(added=self._snapshot.row_count, changed=0, ended=0, unchanged=0)
+        counts = dict(
+            self.con.execute(
+                f"SELECT change, count(*) FROM {self._delta()} GROUP BY change"
+            ).fetchall()
+        )
+        added, changed = counts.get("added", 0), counts.get("changed", 0)
+        return Diff(
+            added=added,
+            changed=changed,
+            ended=counts.get("ended", 0),
+            unchanged=self._snapshot.row_count - added - changed,
+        )
 
     def changes(self, chunk_rows: int) -> Iterator[pa.RecordBatch]:
         """The subjects that changed, in key order, `chunk_rows` at a time.
@@ -238,20 +251,44 @@ class Transition:
         added and changed records ``data`` (the catalogue fields as a JSON object: dates as ISO
         strings, decimals as strings with six decimals, so nothing is lost to floats),
         ``record_hash`` and ``source_row``. The JSON is made by DuckDB, vectorised.
+
+        A first version adds every record of the snapshot, which is already in key order: it
+        is read straight, with no join and no sort (DuckDB keeps a file's row order).
         """
-        members = ", ".join(f"{_name(f.name)} := {self._json_value(f)}" for f in self.fields)
-        query = f"""
-            SELECT coalesce(n.subject_key, p.subject_key) AS subject_key,
-                CASE WHEN p.subject_key IS NULL THEN 'added'
-                     WHEN n.subject_key IS NULL THEN 'ended' ELSE 'changed' END AS change,
-                CASE WHEN n.subject_key IS NOT NULL
-                     THEN to_json(struct_pack({members}))::VARCHAR END AS data,
-                n._hash AS record_hash, n._row AS source_row
-            FROM next n FULL JOIN (SELECT subject_key, _hash FROM previous) p
-                ON n.subject_key = p.subject_key
-            WHERE n.subject_key IS NULL OR p.subject_key IS NULL OR n._hash <> p._hash
-            ORDER BY 1"""
+        if self._first:
+            query = f"""
+                SELECT subject_key, 'added' AS change, {self._data} AS data,
+                    _hash AS record_hash, _row AS source_row
+                FROM next n"""
+        else:
+            query = f"SELECT * FROM {self._delta()} ORDER BY subject_key"
         yield from self.con.sql(query).to_arrow_reader(chunk_rows)
+
+    def _delta(self) -> str:
+        """The name of a temporary table holding what `changes` streams, made on first use.
+
+        The join of the new snapshot with the previous one runs once, for both the counts and
+        the records; what changed is usually a small share of the dataset.
+        """
+        if not self._delta_made:
+            self.con.execute(f"""
+                CREATE TEMP TABLE delta AS
+                SELECT coalesce(n.subject_key, p.subject_key) AS subject_key,
+                    CASE WHEN p.subject_key IS NULL THEN 'added'
+                         WHEN n.subject_key IS NULL THEN 'ended' ELSE 'changed' END AS change,
+                    CASE WHEN n.subject_key IS NOT NULL THEN {self._data} END AS data,
+                    n._hash AS record_hash, n._row AS source_row
+                FROM next n FULL JOIN (SELECT subject_key, _hash FROM previous) p
+                    ON n.subject_key = p.subject_key
+                WHERE n.subject_key IS NULL OR p.subject_key IS NULL OR n._hash <> p._hash""")
+            self._delta_made = True
+        return "delta"
+
+    @property
+    def _data(self) -> str:
+        """The SQL expression of a record of ``next n`` as JSON text."""
+        members = ", ".join(f"{_name(f.name)} := {self._json_value(f)}" for f in self.fields)
+        return f"to_json(struct_pack({members}))::VARCHAR"
 
     @staticmethod
     def _json_value(field: DatasetField) -> str:

@@ -7,8 +7,10 @@
 3. One SQL transaction inserts the version row (and sets the batch's ``version``), moves changed
    and ended records to the history table, updates changed ones in place and inserts added
    ones: only what changed is written, so a re-sent full extract where 1% changed writes about
-   1% of the rows. Writes are bulk ``executemany`` through SQLAlchemy Core in chunks, identical
-   on SQLite and PostgreSQL, with the JSON made by DuckDB rather than per row in Python.
+   1% of the rows. The statements are SQLAlchemy Core, compiled once per version and run in
+   chunks by the DB-API driver on the transaction's own connection (``executemany``; ``COPY``
+   for the inserts on PostgreSQL), with the JSON made by DuckDB rather than per row in Python.
+   A first version has nothing to diff: every record of its snapshot is added.
 
 Why this is safe to run again, or twice at once:
 
@@ -321,15 +323,24 @@ class _RecordWriter:
 
     What is the same for every row of the version (dataset, version, times, batch, file, run)
     is rendered into the statements as literals, by SQLAlchemy's own literal compiler with the
-    dialect's escaping; each row then binds only its four own values. Binding the constants per
-    row halved the insert rate on SQLite (60k against 133k rows/s for 300,000 records).
+    dialect's escaping; each row then binds only its own values. Binding the constants per row
+    halved the insert rate on SQLite (60k against 133k rows/s for 300,000 records).
+
+    The statements are compiled once by SQLAlchemy and then run straight on the DB-API cursor
+    of the transaction's own connection, with the rows as plain tuples (or dicts, for a driver
+    that takes named parameters), skipping SQLAlchemy's per-row parameter processing. There is
+    nothing to convert: every bound value is a string or an integer, and the JSON text comes
+    from DuckDB. On PostgreSQL the added records, most of a first load, go through ``COPY``.
+    Measured on a first load of 990,000 records, the whole apply step (snapshot included) took
+    10 s against 14 s on SQLite and 16 s against 20 s on PostgreSQL. (Handing psycopg the
+    ``COPY`` as one CSV text per chunk, made by Arrow, was slower still: 21 s.)
     """
 
     def __init__(
         self, connection: Connection, info: VersionInfo, file_sha256: str, run_id: str | None
     ) -> None:
-        self.connection = connection
-        constant = functools.partial(_inline, connection.dialect)
+        dialect = connection.dialect
+        constant = functools.partial(_inline, dialect)
         dataset = Record.dataset_code == constant(info.dataset, Record.dataset_code)
         key = Record.subject_key == bindparam("subject")
         content = {
@@ -349,31 +360,99 @@ class _RecordWriter:
             constant(info.version, RecordHistory.version_to).label("version_to"),
             constant(info.created_at, RecordHistory.valid_to).label("valid_to"),
         ).where(dataset, key)
-        self.archive = insert(RecordHistory).from_select([*kept, "version_to", "valid_to"], old)
-        self.remove = delete(Record).where(dataset, key)
-        self.replace = update(Record).where(dataset, key).values(**content)
-        self.add = insert(Record).values(
-            dataset_code=constant(info.dataset, Record.dataset_code),
-            subject_key=bindparam("subject"),
-            **content,
+        # the DB-API cursor of this transaction's connection: its writes commit or roll back with it
+        self.cursor = connection.connection.cursor()
+        self.archive = _Raw.of(
+            insert(RecordHistory).from_select([*kept, "version_to", "valid_to"], old), dialect
         )
+        self.remove = _Raw.of(delete(Record).where(dataset, key), dialect)
+        self.replace = _Raw.of(update(Record).where(dataset, key).values(**content), dialect)
+        self.add: _Raw | _Copy
+        if dialect.name == "postgresql" and dialect.driver == "psycopg":
+            self.add = _Copy(
+                table=Record.__tablename__,
+                constants={
+                    "dataset_code": info.dataset,
+                    "version_from": info.version,
+                    "valid_from": info.created_at,
+                    "batch_id": info.batch_id,
+                    "file_sha256": file_sha256,
+                    "run_id": run_id,
+                    "ingested_at": info.created_at,
+                },
+            )
+        else:
+            added = insert(Record).values(
+                dataset_code=constant(info.dataset, Record.dataset_code),
+                subject_key=bindparam("subject"),
+                **content,
+            )
+            self.add = _Raw.of(added, dialect)
 
     def write(self, chunks: Iterable[pa.RecordBatch]) -> None:
-        for chunk in chunks:
-            change = chunk.column("change")
-            closing = chunk.filter(pc.not_equal(change, "added"))
-            self._run(self.archive, _keys(closing))
-            self._run(self.remove, _keys(chunk.filter(pc.equal(change, "ended"))))
-            self._run(self.replace, _records(chunk.filter(pc.equal(change, "changed"))))
-            self._run(self.add, _records(chunk.filter(pc.equal(change, "added"))))
-
-    def _run(self, statement: Executable, rows: list[dict[str, Any]]) -> None:
-        if rows:  # an empty parameter list would run the statement once, unbound
-            self.connection.execute(statement, rows)
+        try:
+            for chunk in chunks:
+                change = chunk.column("change")
+                closing = chunk.filter(pc.not_equal(change, "added"))
+                self.archive.run(self.cursor, closing)
+                self.remove.run(self.cursor, chunk.filter(pc.equal(change, "ended")))
+                self.replace.run(self.cursor, chunk.filter(pc.equal(change, "changed")))
+                self.add.run(self.cursor, chunk.filter(pc.equal(change, "added")))
+        finally:
+            self.cursor.close()
 
 
 #: The change stream's columns and the bind parameters they feed.
 _BINDS = {"subject_key": "subject", "data": "payload", "record_hash": "hash", "source_row": "row"}
+
+
+@dataclass(frozen=True)
+class _Raw:
+    """A statement compiled once by SQLAlchemy for the dialect, run by the DB-API driver."""
+
+    sql: str
+    binds: tuple[str, ...]  # the bind parameters, in the order a positional driver takes them
+    positional: bool
+
+    @classmethod
+    def of(cls, statement: Executable, dialect: Dialect) -> _Raw:
+        # compiled for many parameter sets: a lone INSERT would otherwise get a RETURNING of
+        # its key, which SQLite then produced row by row for nothing (inserts 2.6 times slower)
+        compiled = statement.compile(dialect=dialect, for_executemany=True)
+        binds = tuple(compiled.positiontup or compiled.bind_names.values())
+        return cls(sql=compiled.string, binds=binds, positional=compiled.positional)
+
+    def run(self, cursor: Any, chunk: pa.RecordBatch) -> None:
+        if not chunk.num_rows:  # an empty parameter list is an error for some drivers
+            return
+        rows = zip(*_bound_columns(chunk, self.binds), strict=True)
+        if self.positional:
+            cursor.executemany(self.sql, list(rows))
+        else:
+            cursor.executemany(self.sql, [dict(zip(self.binds, row, strict=True)) for row in rows])
+
+
+@dataclass(frozen=True)
+class _Copy:
+    """Inserting records with PostgreSQL's ``COPY ... FROM STDIN`` through psycopg 3."""
+
+    table: str
+    constants: dict[str, Any]  # the columns every row of the version shares, and their values
+
+    def run(self, cursor: Any, chunk: pa.RecordBatch) -> None:
+        if not chunk.num_rows:
+            return
+        columns = ", ".join([*_BINDS, *self.constants])
+        shared = tuple(self.constants.values())
+        with cursor.copy(f"COPY {self.table} ({columns}) FROM STDIN") as copy:
+            for row in zip(*_bound_columns(chunk, tuple(_BINDS.values())), strict=True):
+                copy.write_row(row + shared)
+
+
+def _bound_columns(chunk: pa.RecordBatch, binds: tuple[str, ...]) -> list[list[Any]]:
+    """The chunk's values for `binds` (bind parameter names), one Python list per parameter."""
+    column_of = {bind: column for column, bind in _BINDS.items()}
+    return [chunk.column(column_of[bind]).to_pylist() for bind in binds]
 
 
 def _inline(dialect: Dialect, value: Any, column: Any) -> ColumnElement[Any]:
@@ -384,11 +463,3 @@ def _inline(dialect: Dialect, value: Any, column: Any) -> ColumnElement[Any]:
         dialect=dialect, compile_kwargs={"literal_binds": True}
     )
     return literal_column(str(rendered), column.type)
-
-
-def _records(chunk: pa.RecordBatch) -> list[dict[str, Any]]:
-    return chunk.select(list(_BINDS)).rename_columns(list(_BINDS.values())).to_pylist()
-
-
-def _keys(chunk: pa.RecordBatch) -> list[dict[str, Any]]:
-    return chunk.select(["subject_key"]).rename_columns(["subject"]).to_pylist()
