@@ -402,6 +402,7 @@ def ingest(
 def duckdb_copy(source: Path, target: Path) -> int:
     """DuckDB's CSV to Parquet, no validation: the floor for a pass over the file."""
     connection = duckdb.connect()
+    connection.execute("SET enable_progress_bar = false")
     try:
         (rows,) = connection.execute(
             f"COPY (SELECT * FROM read_csv({_quoted(source)}, header = true, all_varchar = true))"
