@@ -147,6 +147,17 @@ def _missing(rng: np.random.Generator, count: int) -> pa.Array:
     return pa.array(choices[rng.integers(0, len(choices), count)], type=pa.string())
 
 
+def _written(
+    rng: np.random.Generator, name: str, rows: np.ndarray, matrix: np.ndarray
+) -> list[tuple[np.ndarray, pa.Array]]:
+    """The values of one kind of sample as written: spaced, missing, or the matrix as text."""
+    if name == "spaced":
+        return [(rows[where], _strings(part)) for where, part in _spaced(rng, matrix)]
+    if name == "missing":
+        return [(rows, _missing(rng, len(rows)))]
+    return [(rows, _strings(matrix))]
+
+
 def _assemble(parts: list[tuple[np.ndarray, pa.Array]], size: int) -> pa.Array:
     """Put each part's values at its row positions."""
     order = np.concatenate([rows for rows, _ in parts])
@@ -239,12 +250,7 @@ def resident_samples(size: int, *, seed: int = 0, today: date = date(2025, 6, 30
             matrix = np.where(matrix == ord("X"), np.uint8(ord("x")), matrix)
         elif name == "legacy":
             matrix = np.hstack([matrix[:, :6], matrix[:, 8:17]])
-        if name == "spaced":
-            parts += [(rows[where], _strings(part)) for where, part in _spaced(rng, matrix)]
-        elif name == "missing":
-            parts.append((rows, _missing(rng, len(rows))))
-        else:
-            parts.append((rows, _strings(matrix)))
+        parts += _written(rng, name, rows, matrix)
     return pa.table(
         {
             "value": _assemble(parts, size),
@@ -310,12 +316,7 @@ def uscc_samples(size: int, *, seed: int = 0) -> pa.Table:
             matrix = _full_width(matrix)
         elif name == "lower_case":
             matrix = np.where(matrix >= ord("A"), matrix + np.uint8(32), matrix)
-        if name == "spaced":
-            parts += [(rows[at_], _strings(part)) for at_, part in _spaced(rng, matrix)]
-        elif name == "missing":
-            parts.append((rows, _missing(rng, len(rows))))
-        else:
-            parts.append((rows, _strings(matrix)))
+        parts += _written(rng, name, rows, matrix)
     return pa.table(
         {
             "value": _assemble(parts, size),
