@@ -15,6 +15,7 @@ formulas, so tests can hold the validators against these values (and python-stdn
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, timedelta
 
 import numpy as np
@@ -147,6 +148,15 @@ def _missing(rng: np.random.Generator, count: int) -> pa.Array:
     return pa.array(choices[rng.integers(0, len(choices), count)], type=pa.string())
 
 
+#: Corruptions both identifiers share, by kind name.
+_SHARED_CORRUPTIONS: dict[str, Callable[[np.random.Generator, np.ndarray], np.ndarray]] = {
+    "transposed": _transpose,
+    "deleted": _delete,
+    "inserted": _insert,
+    "full_width": lambda _rng, matrix: _full_width(matrix),
+}
+
+
 def _written(
     rng: np.random.Generator, name: str, rows: np.ndarray, matrix: np.ndarray
 ) -> list[tuple[np.ndarray, pa.Array]]:
@@ -238,14 +248,8 @@ def resident_samples(size: int, *, seed: int = 0, today: date = date(2025, 6, 30
             matrix = matrix.copy()
             at = rng.integers(0, 17, len(rows))
             matrix[np.arange(len(rows)), at] = rng.choice(_LETTERS, len(rows))
-        elif name == "transposed":
-            matrix = _transpose(rng, matrix)
-        elif name == "deleted":
-            matrix = _delete(rng, matrix)
-        elif name == "inserted":
-            matrix = _insert(rng, matrix)
-        elif name == "full_width":
-            matrix = _full_width(matrix)
+        elif name in _SHARED_CORRUPTIONS:
+            matrix = _SHARED_CORRUPTIONS[name](rng, matrix)
         elif name == "lower_x":
             matrix = np.where(matrix == ord("X"), np.uint8(ord("x")), matrix)
         elif name == "legacy":
@@ -306,14 +310,8 @@ def uscc_samples(size: int, *, seed: int = 0) -> pa.Table:
             in_region = (at >= 2) & (at < 8)
             letter = rng.choice(np.frombuffer(b"ABCDEFGHJKLMNPQRTUWXY", np.uint8), len(rows))
             matrix[where, at] = np.where(in_region, letter, rng.choice(_NOT_USCC, len(rows)))
-        elif name == "transposed":
-            matrix = _transpose(rng, matrix)
-        elif name == "deleted":
-            matrix = _delete(rng, matrix)
-        elif name == "inserted":
-            matrix = _insert(rng, matrix)
-        elif name == "full_width":
-            matrix = _full_width(matrix)
+        elif name in _SHARED_CORRUPTIONS:
+            matrix = _SHARED_CORRUPTIONS[name](rng, matrix)
         elif name == "lower_case":
             matrix = np.where(matrix >= ord("A"), matrix + np.uint8(32), matrix)
         parts += _written(rng, name, rows, matrix)

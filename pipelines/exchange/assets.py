@@ -6,8 +6,6 @@ characters, conflicting duplicates and empty required fields, each with the fail
 in its metadata. A refused batch fails the run with the reason, so the operator sees it in red.
 """
 
-from pathlib import Path
-
 import dagster as dg
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -77,7 +75,10 @@ def make_dataset_asset(dataset: Dataset, department_name: str) -> dg.AssetsDefin
                 metadata=_metadata(outcome),
             )
         yield dg.MaterializeResult(metadata=_metadata(outcome))
-        quarantine = batch_dir(store.settings, outcome.batch_id) / QUARANTINE_PARQUET
+        quarantine = pq.read_table(
+            batch_dir(store.settings, outcome.batch_id) / QUARANTINE_PARQUET,
+            columns=["row", "field", "value", "reason"],
+        )
         for name, (_, reasons) in ROW_CHECKS.items():
             yield _row_check(name, reasons, quarantine, outcome)
 
@@ -93,7 +94,7 @@ def _metadata(outcome: BatchOutcome) -> dict[str, object]:
 
 
 def _row_check(
-    name: str, reasons: frozenset[str], quarantine: Path, outcome: BatchOutcome
+    name: str, reasons: frozenset[str], quarantine: pa.Table, outcome: BatchOutcome
 ) -> dg.AssetCheckResult:
     failing = _failing_rows(quarantine, reasons)
     return dg.AssetCheckResult(
@@ -108,10 +109,9 @@ def _row_check(
     )
 
 
-def _failing_rows(quarantine: Path, reasons: frozenset[str]) -> pa.Table:
-    table = pq.read_table(quarantine, columns=["row", "field", "value", "reason"])
+def _failing_rows(quarantine: pa.Table, reasons: frozenset[str]) -> pa.Table:
     wanted = pa.array(sorted(reasons), pa.string())
-    return table.filter(pc.is_in(table["reason"].cast(pa.string()), value_set=wanted))
+    return quarantine.filter(pc.is_in(quarantine["reason"].cast(pa.string()), value_set=wanted))
 
 
 def _markdown(rows: list[dict[str, object]]) -> str:
