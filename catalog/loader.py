@@ -477,6 +477,16 @@ def _check_source(
         if dataset_field not in fields:
             message = _unknown(f"field of dataset {dataset.code!r}", dataset_field)
             yield entry.error("source", "mapping", licence_field, message=message)
+    for name, values in source.where.items():
+        if name not in fields:
+            message = _unknown(f"field of dataset {dataset.code!r}", name)
+            yield entry.error("source", "where", name, message=message)
+            continue
+        allowed = dataset.field(name).values
+        for index, value in enumerate(values):
+            if allowed and value not in allowed:
+                message = f"{value!r} is not one of the values of {dataset.code}.{name}: {allowed}"
+                yield entry.error("source", "where", name, index, message=message)
 
 
 def _check_materials(

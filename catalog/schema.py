@@ -208,11 +208,17 @@ class LicenceField(_Entry):
 
 
 class LicenceSource(_Entry):
-    """How a licence is derived from a dataset: one licence per subject of the dataset."""
+    """How a licence is derived from a dataset: one licence per subject of the dataset whose
+    record passes `where` (a dataset can hold more than the licence attests: the marriage
+    register holds divorces too, and only a marriage earns a 结婚证)."""
 
     dataset: Code
     holder_name_field: Code
     mapping: dict[Code, Code] = Field(description="licence field -> dataset field")
+    where: dict[Code, tuple[str, ...]] = Field(
+        default_factory=dict,
+        description="dataset field -> the values a record must have to earn the licence",
+    )
 
 
 class LicenceType(_Entry):

@@ -239,6 +239,20 @@ CASES = {
         "licence_types[2].source.mapping.registry",
         "'registry' is not one of the licence type's fields",
     ),
+    "licence filter on an unknown field": Case(
+        "licence_types.yaml",
+        "where: {marital_status: [结婚]}",
+        "where: {status: [结婚]}",
+        "licence_types[2].source.where.status",
+        "no field of dataset 'marriage_registration' 'status'",
+    ),
+    "licence filter on a value the field never takes": Case(
+        "licence_types.yaml",
+        "where: {marital_status: [结婚]}",
+        "where: {marital_status: [已婚]}",
+        "licence_types[2].source.where.marital_status[0]",
+        "'已婚' is not one of the values of marriage_registration.marital_status",
+    ),
     "dangling material licence type": Case(
         "materials.yaml",
         "licence_type: 11100000000013338W002",
