@@ -1,0 +1,516 @@
+"""The audit log in the store: durable appends with group commit, proofs, signed checkpoints.
+
+**Appending.** Every append is one transaction that
+
+1. updates the head row first (``UPDATE audit_head … RETURNING size, root``): on PostgreSQL
+   that takes the row's lock, on SQLite the database's write lock, so appenders in every
+   process of the exchange are serialised on it, and it reads the head as the lock is taken;
+2. resumes the tree's right edge — from memory when the head is what this process last wrote,
+   else from the O(log n) edge nodes in ``audit_node`` (another process appended meanwhile) —
+   and refuses to append if the stored edge does not give the head's root (`AuditIntegrityError`:
+   the log fails closed rather than extend a tree it cannot vouch for);
+3. writes each entry with its leaf data (`exchange.audit.events.leaf_data`), the hash of every
+   complete subtree the new leaves complete (two per entry on average) and the new head.
+
+`AuditLog.record` returns only once that transaction is committed, so a caller answers a lookup
+only after its trace is durable. On SQLite the log's own connection runs with
+``synchronous=FULL`` (the store's default NORMAL may lose the last commits on power loss);
+PostgreSQL commits are durable by default.
+
+**Group commit.** `record` hands the event to one writer thread per `AuditLog` and waits. The
+writer takes every event waiting when it starts a transaction (up to ``max_batch``), so while
+one commit is flushing the next batch gathers: one fsync serves many concurrent lookups, and
+throughput grows with the number of callers instead of being one commit per event
+(``bench/audit.py`` measures it). A single caller pays one commit per event, as it must.
+
+`AuditLog.append` writes events inside a transaction the caller owns instead (a licence and its
+audit entry committed together or not at all). Never call `record` while holding a write
+transaction of your own on SQLite: the writer would wait for your lock while you wait for it.
+
+**Proofs** read only the complete subtrees they need (`exchange.audit.merkle.proof_node_ids`),
+in one query, for the current tree or any older size. **Checkpoints** are signed on demand
+(`AuditLog.checkpoint`; the exchange schedules it), kept in ``audit_checkpoint`` and appended
+to the witness file outside the database (`exchange.audit.checkpoint.append_witness`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, LargeBinary, Table, insert, select, update
+from sqlalchemy.orm import Session
+
+from exchange.audit import merkle
+from exchange.audit.checkpoint import (
+    DEFAULT_ORIGIN,
+    Checkpoint,
+    Signer,
+    append_witness,
+    read_checkpoint,
+    sign_checkpoint,
+)
+from exchange.audit.events import (
+    AuditEvent,
+    PreparedEvent,
+    format_time,
+    prepare,
+    subject_key,
+)
+from exchange.audit.models import HEAD_ID, AuditCheckpoint, AuditEntry, AuditHead, AuditNode
+from exchange.store.base import utcnow
+
+__all__ = [
+    "AuditIntegrityError",
+    "AuditLog",
+    "ConsistencyProof",
+    "InclusionProof",
+    "ProofError",
+    "Receipt",
+    "StoredEntry",
+    "insert_many",
+    "leaf_rows",
+    "read_head",
+]
+
+MAX_BATCH = 2000
+
+
+class AuditIntegrityError(RuntimeError):
+    """The stored tree does not hold together; `exchange.audit.verify.verify_log` says where."""
+
+
+class ProofError(ValueError):
+    """A proof asked for sizes or an index the log does not have."""
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """Where an event landed: its leaf index and hash, and the time recorded in it."""
+
+    index: int
+    leaf_hash: bytes
+    recorded_at: datetime
+
+
+@dataclass(frozen=True)
+class StoredEntry:
+    """An entry as stored: its index, leaf data and the leaf hash the tree holds for it."""
+
+    index: int
+    leaf: str
+    tree_leaf_hash: bytes | None
+
+    @property
+    def leaf_hash(self) -> bytes:
+        """The hash of the leaf data as stored now (differs from the tree's if edited)."""
+        return merkle.leaf_hash(self.leaf.encode("utf-8"))
+
+
+@dataclass(frozen=True)
+class InclusionProof:
+    """Leaf ``index`` is in the tree of ``tree_size`` leaves whose root is ``root``."""
+
+    index: int
+    tree_size: int
+    leaf_hash: bytes
+    path: tuple[bytes, ...]
+    root: bytes
+
+    def verify(self, root: bytes | None = None) -> bool:
+        """Check against ``root`` — a signed checkpoint's, not the one the log handed over."""
+        return merkle.verify_inclusion(
+            self.index, self.tree_size, self.leaf_hash, self.path, root or self.root
+        )
+
+
+@dataclass(frozen=True)
+class ConsistencyProof:
+    """The tree of ``new_size`` leaves extends the tree of ``old_size`` leaves."""
+
+    old_size: int
+    new_size: int
+    old_root: bytes
+    new_root: bytes
+    path: tuple[bytes, ...]
+
+    def verify(self, old_root: bytes | None = None, new_root: bytes | None = None) -> bool:
+        return merkle.verify_consistency(
+            self.old_size,
+            self.new_size,
+            old_root or self.old_root,
+            new_root or self.new_root,
+            self.path,
+        )
+
+
+@dataclass
+class _Pending:
+    events: Sequence[PreparedEvent]
+    future: Future[list[Receipt]] = field(default_factory=Future)
+
+
+@dataclass(frozen=True)
+class _Edge:
+    """The right edge of the tree this process last committed, to resume without reading it."""
+
+    size: int
+    root: bytes
+    hashes: tuple[bytes, ...]
+
+
+def read_head(connection: Connection) -> tuple[int, bytes]:
+    """The tree's size and root as the head row says."""
+    size, root = connection.execute(
+        select(AuditHead.size, AuditHead.root).where(AuditHead.id == HEAD_ID)
+    ).one()
+    return size, bytes(root)
+
+
+def read_nodes(connection: Connection, ids: Iterable[int]) -> dict[int, bytes]:
+    """The stored hashes of these node ids (absent ids are simply missing)."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    rows = connection.execute(select(AuditNode.id, AuditNode.hash).where(AuditNode.id.in_(wanted)))
+    return {node: bytes(value) for node, value in rows}
+
+
+def leaf_rows(
+    events: Sequence[PreparedEvent], start: int, recorded_at: datetime
+) -> Iterable[tuple[dict[str, Any], bytes]]:
+    """The ``audit_entry`` row and leaf hash of each prepared event, from index ``start`` on."""
+    time = format_time(recorded_at).encode("ascii")
+    for offset, event in enumerate(events):
+        data = event.leaf_at(start + offset, time)
+        row = {
+            "seq": start + offset,
+            "recorded_at": recorded_at,
+            "kind": event.kind,
+            "subject_hash": event.subject_hash,
+            "leaf": data.decode("utf-8"),
+        }
+        yield row, merkle.leaf_hash(data)
+
+
+def insert_many(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """One driver-level ``executemany`` of ``rows`` (dicts with the same keys, in order).
+
+    The SQL is written once per call and each value goes through its column type's own bind
+    processor, as SQLAlchemy would: its per-row statement machinery cost more than the rest of
+    an append together. Rows of a batch share their time, so a processed value is reused while
+    the input is the same object.
+    """
+    if not rows:
+        return
+    dialect = connection.dialect
+    columns = list(rows[0])
+    processed = []
+    for position, name in enumerate(columns):
+        column_type = table.c[name].type
+        if isinstance(column_type, LargeBinary):  # sqlite3 and psycopg both take bytes as is
+            continue
+        process = column_type.dialect_impl(dialect).bind_processor(dialect)
+        if process is not None:
+            processed.append((position, process))
+    values: list[Any] = [tuple(row.values()) for row in rows]
+    if processed:
+        memo: dict[int, tuple[Any, Any]] = {}
+        for number, row in enumerate(values):
+            row = list(row)
+            for position, process in processed:
+                seen = memo.get(position)
+                if seen is None or seen[0] is not row[position]:
+                    seen = memo[position] = (row[position], process(row[position]))
+                row[position] = seen[1]
+            values[number] = tuple(row)
+    mark = "?" if dialect.paramstyle == "qmark" else "%s"
+    sql = (
+        f"INSERT INTO {table.name} ({', '.join(columns)}) "
+        f"VALUES ({', '.join([mark] * len(columns))})"
+    )
+    connection.exec_driver_sql(sql, values)
+
+
+class AuditLog:
+    """The exchange's audit log over one store; one instance per process, shared by threads."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        subject_secret: bytes,
+        origin: str = DEFAULT_ORIGIN,
+        witness: Path | None = None,
+        max_batch: int = MAX_BATCH,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.engine = engine
+        self.origin = origin
+        self.witness = witness
+        self._key = subject_key(subject_secret)
+        self._max_batch = max_batch
+        self._clock = clock
+        self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._writer: threading.Thread | None = None
+        self._edge: _Edge | None = None
+        self._closed = False
+
+    # --- appending ----------------------------------------------------------------------------
+
+    def record(self, event: AuditEvent) -> Receipt:
+        """Append one event; returns once it is committed (durable)."""
+        return self.record_many([event])[0]
+
+    def record_many(self, events: Sequence[AuditEvent]) -> list[Receipt]:
+        """Append events at consecutive indexes, in one transaction; returns once committed."""
+        if not events:
+            return []
+        pending = _Pending([prepare(event, self._key) for event in events])
+        self._ensure_writer()
+        self._queue.put(pending)
+        return pending.future.result()
+
+    def append(
+        self, connection: Connection | Session, events: Sequence[AuditEvent]
+    ) -> list[Receipt]:
+        """Append events inside the caller's transaction; they are durable when it commits.
+
+        The head row stays locked until then, so keep that transaction short.
+        """
+        if isinstance(connection, Session):
+            connection = connection.connection()
+        prepared = [prepare(event, self._key) for event in events]
+        receipts, _ = self._append(connection, prepared, None)
+        return receipts
+
+    def _ensure_writer(self) -> None:
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("this audit log is closed")
+            if self._writer is None:
+                self._writer = threading.Thread(
+                    target=self._write_loop, name="audit-log-writer", daemon=True
+                )
+                self._writer.start()
+
+    def _write_loop(self) -> None:
+        connection: Connection | None = None
+        stop = False
+        while not stop:
+            first = self._queue.get()
+            if first is None:
+                break
+            batch, count = [first], len(first.events)
+            while count < self._max_batch:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    stop = True
+                    break
+                batch.append(item)
+                count += len(item.events)
+            try:
+                connection = connection or self._writer_connection()
+                events = [event for pending in batch for event in pending.events]
+                with connection.begin():
+                    receipts, edge = self._append(connection, events, self._edge)
+                self._edge = edge
+            except BaseException as exc:  # every waiting caller learns why; the writer lives on
+                self._edge = None
+                if connection is not None:
+                    with contextlib.suppress(Exception):
+                        connection.invalidate()
+                        connection.close()
+                    connection = None
+                for pending in batch:
+                    pending.future.set_exception(exc)
+                continue
+            start = 0
+            for pending in batch:
+                pending.future.set_result(receipts[start : start + len(pending.events)])
+                start += len(pending.events)
+        if connection is not None:
+            connection.close()
+
+    def _writer_connection(self) -> Connection:
+        connection = self.engine.connect()
+        if connection.dialect.name == "sqlite":
+            connection.exec_driver_sql("PRAGMA synchronous=FULL")
+            connection.commit()
+        return connection
+
+    def _append(
+        self, connection: Connection, events: Sequence[PreparedEvent], edge: _Edge | None
+    ) -> tuple[list[Receipt], _Edge]:
+        size, root = connection.execute(
+            update(AuditHead)
+            .where(AuditHead.id == HEAD_ID)
+            .values(size=AuditHead.size)
+            .returning(AuditHead.size, AuditHead.root)
+        ).one()
+        root = bytes(root)
+        if edge is not None and edge.size == size and edge.root == root:
+            builder = merkle.TreeBuilder(size, edge.hashes)
+        else:
+            builder = self._resume(connection, size, root)
+        now = self._clock()
+        entries, nodes, receipts = [], [], []
+        for row, value in leaf_rows(events, size, now):
+            entries.append(row)
+            receipts.append(Receipt(row["seq"], value, now))
+            nodes.extend(
+                {"id": merkle.node_id(level, index), "hash": digest}
+                for level, index, digest in builder.append(value)
+            )
+        insert_many(connection, AuditEntry.__table__, entries)
+        insert_many(connection, AuditNode.__table__, nodes)
+        new_root = builder.root()
+        connection.execute(
+            update(AuditHead)
+            .where(AuditHead.id == HEAD_ID)
+            .values(size=builder.size, root=new_root, updated_at=now)
+        )
+        return receipts, _Edge(builder.size, new_root, tuple(builder.edge))
+
+    @staticmethod
+    def _resume(connection: Connection, size: int, root: bytes) -> merkle.TreeBuilder:
+        ids = merkle.root_node_ids(size)
+        stored = read_nodes(connection, ids)
+        if len(stored) != len(ids):
+            raise AuditIntegrityError(
+                f"the tree's edge nodes for size {size} are missing; run `onceonly audit verify`"
+            )
+        builder = merkle.TreeBuilder(size, [stored[node] for node in ids])
+        if builder.root() != root:
+            raise AuditIntegrityError(
+                f"the stored tree of size {size} does not give the head's root; "
+                "run `onceonly audit verify`"
+            )
+        return builder
+
+    def close(self) -> None:
+        """Finish the queued appends and stop the writer (appends after this are refused)."""
+        with self._lock:
+            self._closed = True
+            writer, self._writer = self._writer, None
+        if writer is not None:
+            self._queue.put(None)
+            writer.join()
+
+    def __enter__(self) -> AuditLog:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    # --- reading ------------------------------------------------------------------------------
+
+    def head(self) -> tuple[int, bytes]:
+        """The committed tree size and root."""
+        with self.engine.connect() as connection:
+            return read_head(connection)
+
+    def entry(self, index: int) -> StoredEntry:
+        """Entry ``index`` as stored, with the leaf hash the tree holds for it."""
+        with self.engine.connect() as connection:
+            leaf = connection.execute(
+                select(AuditEntry.leaf).where(AuditEntry.seq == index)
+            ).scalar_one_or_none()
+            if leaf is None:
+                raise ProofError(f"the audit log has no entry {index}")
+            tree = read_nodes(connection, [merkle.node_id(0, index)]).get(merkle.node_id(0, index))
+        return StoredEntry(index, leaf, tree)
+
+    def inclusion_proof(self, index: int, tree_size: int | None = None) -> InclusionProof:
+        """The proof that entry ``index`` is in the tree of ``tree_size`` (default: now) leaves."""
+        with self.engine.connect() as connection:
+            size = self._size(connection, tree_size)
+            if not 0 <= index < size:
+                raise ProofError(f"entry {index} is not in the tree of {size} entries")
+            ranges = merkle.inclusion_ranges(index, size)
+            wanted = merkle.proof_node_ids([*ranges, (index, index + 1), (0, size)])
+            node = self._source(read_nodes(connection, wanted))
+        return InclusionProof(
+            index,
+            size,
+            node(0, index),
+            tuple(merkle.inclusion_proof(index, size, node)),
+            merkle.range_hash(0, size, node),
+        )
+
+    def consistency_proof(self, old_size: int, new_size: int | None = None) -> ConsistencyProof:
+        """The proof that the tree of ``new_size`` (default: now) extends that of ``old_size``."""
+        with self.engine.connect() as connection:
+            size = self._size(connection, new_size)
+            if not 0 < old_size <= size:
+                raise ProofError(f"no consistency proof from {old_size} to {size} entries")
+            ranges = merkle.consistency_ranges(old_size, size)
+            wanted = merkle.proof_node_ids([*ranges, (0, old_size), (0, size)])
+            node = self._source(read_nodes(connection, wanted))
+        return ConsistencyProof(
+            old_size,
+            size,
+            merkle.range_hash(0, old_size, node),
+            merkle.range_hash(0, size, node),
+            tuple(merkle.consistency_proof(old_size, size, node)),
+        )
+
+    @staticmethod
+    def _size(connection: Connection, tree_size: int | None) -> int:
+        current, _ = read_head(connection)
+        if tree_size is None:
+            return current
+        if not 0 < tree_size <= current:
+            raise ProofError(f"tree size {tree_size} is not between 1 and the log's {current}")
+        return tree_size
+
+    @staticmethod
+    def _source(nodes: dict[int, bytes]) -> merkle.NodeSource:
+        def node(level: int, index: int) -> bytes:
+            try:
+                return nodes[merkle.node_id(level, index)]
+            except KeyError:
+                raise AuditIntegrityError(
+                    f"tree node ({level}, {index}) is missing; run `onceonly audit verify`"
+                ) from None
+
+        return node
+
+    # --- checkpoints --------------------------------------------------------------------------
+
+    def checkpoint(self, signer: Signer) -> Checkpoint:
+        """Sign the current head, keep it in the store and append it to the witness file."""
+        with self.engine.begin() as connection:
+            size, root = read_head(connection)
+            signed = sign_checkpoint(self.origin, size, root, self._clock(), signer)
+            connection.execute(
+                insert(AuditCheckpoint).values(
+                    tree_size=signed.size,
+                    root=signed.root,
+                    signed_at=signed.time,
+                    key_id=signed.key_id,
+                    note=signed.note,
+                )
+            )
+        if self.witness is not None:
+            append_witness(self.witness, signed)
+        return signed
+
+    def latest_checkpoint(self) -> Checkpoint | None:
+        """The newest checkpoint in the store, as stored (`verify_log` checks its signature)."""
+        with self.engine.connect() as connection:
+            row = connection.execute(
+                select(AuditCheckpoint).order_by(AuditCheckpoint.id.desc()).limit(1)
+            ).first()
+        return None if row is None else read_checkpoint(row.note)
