@@ -14,6 +14,8 @@ from typing import Literal
 from pydantic import SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from licences.urls import PublicUrls
+
 #: The passphrase a development install runs with. Anything but development refuses it.
 DEFAULT_SECRET = "onceonly-development-only"
 
@@ -35,6 +37,9 @@ class Settings(BaseSettings):
     catalog_dir: Path = CATALOG_DIR
     #: Encrypts private keys at rest and keys the subject hashes in the audit log.
     secret: SecretStr = SecretStr(DEFAULT_SECRET)
+    #: Where the exchange is reached from outside: licence documents, status lists, keys and the
+    #: verification page are named under it, so it must be the address a verifier can open.
+    public_url: str = "http://127.0.0.1:8000"
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:
@@ -51,6 +56,15 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.home / 'onceonly.sqlite').resolve()}"
+
+    @property
+    def passphrase(self) -> bytes:
+        """The secret as the passphrase that encrypts private keys at rest."""
+        return self.secret.get_secret_value().encode()
+
+    @property
+    def urls(self) -> PublicUrls:
+        return PublicUrls(self.public_url)
 
     @property
     def parquet_dir(self) -> Path:

@@ -14,6 +14,7 @@ from pipelines.exchange.assets import make_dataset_asset
 from pipelines.exchange.checks import make_freshness_check
 from pipelines.exchange.schedules import make_freshness_schedule
 from pipelines.exchange.sensors import ingest_job_name, make_inbox_sensor
+from pipelines.licences.assets import licence_asset_name, licences_job_name, make_licence_asset
 from pipelines.resources import StoreResource
 
 settings = get_settings()
@@ -33,10 +34,21 @@ ingest_jobs = [
     for dataset in catalogue.datasets
 ]
 
+derived = [t for t in catalogue.licence_types if t.source is not None]
+licence_assets = [make_licence_asset(licence_type) for licence_type in derived]
+licence_jobs = [
+    dg.define_asset_job(
+        licences_job_name(dataset),
+        selection=[licence_asset_name(t) for t in derived if t.source.dataset == dataset],
+        description=f"Derive the licences that follow {dataset}.",
+    )
+    for dataset in sorted({t.source.dataset for t in derived})
+]
+
 defs = dg.Definitions(
-    assets=[catalogue_asset, *dataset_assets],
+    assets=[catalogue_asset, *dataset_assets, *licence_assets],
     asset_checks=freshness_checks,
-    jobs=ingest_jobs,
+    jobs=[*ingest_jobs, *licence_jobs],
     sensors=[make_inbox_sensor(catalogue, ingest_jobs)],
     schedules=[make_freshness_schedule(freshness_checks)],
     resources={"store": StoreResource()},

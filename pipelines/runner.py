@@ -13,6 +13,7 @@ from exchange.ingest.models import Batch
 from exchange.settings import Settings
 from pipelines.exchange.partitions import partitions_name
 from pipelines.exchange.sensors import ingest_job_name
+from pipelines.licences.assets import licences_job_name
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -45,6 +46,22 @@ def run_batch(
     job = defs.resolve_job_def(ingest_job_name(batch.dataset_code))
     return job.execute_in_process(
         partition_key=batch.id,
+        instance=instance,
+        raise_on_error=False,
+        run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
+    )
+
+
+def run_derivations(
+    dataset_code: str, *, instance: dg.DagsterInstance, defs: dg.Definitions | None = None
+) -> dg.ExecuteInProcessResult | None:
+    """Materialise the licence assets that follow ``dataset_code`` (None: no licence does)."""
+    if defs is None:
+        from pipelines.definitions import defs
+    name = licences_job_name(dataset_code)
+    if not any(job.name == name for job in defs.resolve_all_job_defs()):
+        return None
+    return defs.resolve_job_def(name).execute_in_process(
         instance=instance,
         raise_on_error=False,
         run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},

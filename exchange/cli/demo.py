@@ -16,6 +16,7 @@ from catalog.bundles import plan_bundle
 from catalog.schema import Catalogue
 from exchange.bootstrap import Initialised, initialise
 from exchange.cli.console import err, out
+from exchange.cli.demo_licences import derive_all, showcase
 from exchange.ingest.batches import BatchOutcome, get_batch, register_file
 from exchange.settings import Settings, get_settings
 from exchange.synth import SynthOptions, SynthResult, synthesise
@@ -58,9 +59,20 @@ def demo(
         f"{refused.refusal_reason}: {refused.refusal_message}"
     )
 
+    out.rule("[bold]5. licences[/]: derived by Dagster assets, signed with each department's key")
+    with _progress() as progress:
+        derive_all(settings, done.catalogue, done.engine, progress)
+    shown = showcase(settings, done.catalogue, done.engine)
+    out.print(shown.counts)
+    out.print(f"a business licence, {shown.licence_id}: [green]{shown.genuine.outcome}[/]")
+    out.print(f"a tampered copy of it: [red]{shown.tampered.outcome}[/]: {shown.tampered.reason}")
+    out.print(f"one just revoked: [red]{shown.revoked.outcome}[/]: {shown.revoked.reason}")
+
     out.print(
         "next: [bold]onceonly datasets show household_registration[/], "
-        "[bold]onceonly batches list[/], [bold]make dagster[/] (the asset graph and runs)"
+        "[bold]onceonly batches list[/], "
+        f"[bold]onceonly licences show {shown.licence_id}[/], "
+        "[bold]onceonly keys list[/], [bold]make dagster[/] (the asset graph and runs)"
     )
 
 

@@ -22,3 +22,5 @@ def init() -> None:
         f"{len(catalogue.licence_types)} licence types, {len(catalogue.service_items)} service "
         f"items, {len(catalogue.bundles)} bundles" + ("" if done.sync.changed else " (unchanged)")
     )
+    if done.keys_created:
+        out.print(f"keys      {done.keys_created} signing keys created, encrypted at rest")

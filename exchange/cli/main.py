@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from exchange.cli import catalog, ids, ingest, synth
+from exchange.cli import audit, catalog, ids, ingest, licences, synth
 from exchange.cli.demo import demo
 from exchange.cli.init import init
 
@@ -22,6 +22,9 @@ app.command()(demo)
 app.command()(ingest.publish)
 app.add_typer(ingest.batches_app, name="batches")
 app.add_typer(ingest.datasets_app, name="datasets")
+app.add_typer(licences.app, name="licences")
+app.add_typer(licences.keys_app, name="keys")
+app.add_typer(audit.app, name="audit")
 
 if __name__ == "__main__":  # pragma: no cover
     app()

@@ -266,3 +266,27 @@ def _read(engine: Engine, query: Select | CompoundSelect) -> list[StoredRecord]:
         )
         for row in rows
     ]
+
+
+def version_changes(
+    engine: Engine, dataset_code: str, version: int
+) -> tuple[list[StoredRecord], list[StoredRecord]]:
+    """What version ``version`` of the dataset changed: the records that became current in it
+    (added or changed subjects), and the records it ended without a successor (subjects gone).
+
+    This is what follows a dataset version by version (derived licences) reads: every change
+    once, in order, whatever the versions in between.
+    """
+    became = union_all(
+        _current().where(Record.dataset_code == dataset_code, Record.version_from == version),
+        _ended().where(
+            RecordHistory.dataset_code == dataset_code, RecordHistory.version_from == version
+        ),
+    )
+    upserted = _read(engine, became)
+    present = {record.subject_key for record in upserted}
+    stopped = _ended().where(
+        RecordHistory.dataset_code == dataset_code, RecordHistory.version_to == version
+    )
+    ended = [record for record in _read(engine, stopped) if record.subject_key not in present]
+    return upserted, ended
