@@ -25,8 +25,8 @@ once rather than in a rowid table plus a key index (the layout before revision 0
 Measured on SQLite (WAL, ``synchronous=NORMAL``), 5,000,000 synthetic records of this table's
 shape (about 560 bytes) inserted in key order, as a first load does: 63.6 s with three b-trees,
 47.0 s with one, 51.6 s for a rowid table with no index at all (the machine was shared, so
-±20%): the clustered table costs no more than the table alone, and the file is 13% smaller. A snapshot is sorted by
-subject key, so a first load appends to the b-tree.
+±20%): the clustered table costs no more than the table alone, and the file is 13% smaller.
+A snapshot is sorted by subject key, so a first load appends to the b-tree.
 
 There are no foreign keys from records to batches or versions on purpose: a per-row foreign key
 check costs every bulk insert (on PostgreSQL a trigger call per row), and records are only ever
