@@ -25,6 +25,11 @@ def test_demo_runs_end_to_end_on_a_small_city(home: Path) -> None:
     assert len(batches) == 14
     assert sum(batch.status == "refused" for batch in batches) >= 1
     assert sum(batch.status == "accepted" for batch in batches) >= 12
+    # licences were derived and verification told each case apart
+    assert "licences: issued from the shared datasets" in result.output
+    assert "a tampered copy of it: bad_signature" in result.output
+    assert "one just revoked: revoked" in result.output
+    assert "audit verify`: intact" in result.output
 
 
 def test_init_is_idempotent(home: Path) -> None:

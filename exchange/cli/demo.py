@@ -14,6 +14,7 @@ from rich.table import Table
 
 from catalog.bundles import plan_bundle
 from catalog.schema import Catalogue
+from exchange.audit.wiring import checkpoint, verify
 from exchange.bootstrap import Initialised, initialise
 from exchange.cli.console import err, out
 from exchange.cli.demo_licences import derive_all, showcase
@@ -68,11 +69,21 @@ def demo(
     out.print(f"a tampered copy of it: [red]{shown.tampered.outcome}[/]: {shown.tampered.reason}")
     out.print(f"one just revoked: [red]{shown.revoked.outcome}[/]: {shown.revoked.reason}")
 
+    out.rule("[bold]6. audit[/]: every publication, licence and key event in a Merkle tree log")
+    signed = checkpoint(settings, done.engine)
+    report = verify(settings, done.engine)
+    state = "[green]intact[/]" if report.ok else f"[red]tampered at {report.first_bad_entry}[/]"
+    out.print(
+        f"checkpoint signed by the exchange's key: {signed.size:,} entries; "
+        f"`onceonly audit verify`: {state}"
+    )
+
     out.print(
         "next: [bold]onceonly datasets show household_registration[/], "
         "[bold]onceonly batches list[/], "
         f"[bold]onceonly licences show {shown.licence_id}[/], "
-        "[bold]onceonly keys list[/], [bold]make dagster[/] (the asset graph and runs)"
+        "[bold]onceonly keys list[/], [bold]onceonly audit verify[/], "
+        "[bold]make dagster[/] (the asset graph and runs)"
     )
 
 

@@ -27,6 +27,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from catalog.schema import Catalogue, Dataset
+from exchange.audit import AuditEvent, AuditKind, AuditLog
 from exchange.ingest.errors import BatchRefused
 from exchange.ingest.models import Batch, BatchStatus
 from exchange.ingest.stage import StagedBatch, stage_file
@@ -118,6 +119,7 @@ def register_file(
         )
         if created:
             _keep_copy(path, batch_dir(settings, batch.id), sha256)
+            _audit(session, settings, AuditKind.BATCH_REGISTERED, batch)
         session.commit()
     return batch, created
 
@@ -192,6 +194,7 @@ def process_batch(
         quarantine = refusal.quarantine_csv
         return _finish(
             engine,
+            settings,
             batch_id,
             status=BatchStatus.REFUSED,
             refusal_reason=refusal.reason.value,
@@ -199,7 +202,7 @@ def process_batch(
             quarantine_path=str(quarantine) if quarantine else None,
         )
     except Exception as exc:
-        _finish(engine, batch_id, status=BatchStatus.FAILED, refusal_message=repr(exc))
+        _finish(engine, settings, batch_id, status=BatchStatus.FAILED, refusal_message=repr(exc))
         raise
     try:
         version = apply_staged(
@@ -213,10 +216,11 @@ def process_batch(
             parquet_dir=settings.parquet_dir,
         )
     except Exception as exc:
-        _finish(engine, batch_id, status=BatchStatus.FAILED, refusal_message=repr(exc))
+        _finish(engine, settings, batch_id, status=BatchStatus.FAILED, refusal_message=repr(exc))
         raise
     return _finish(
         engine,
+        settings,
         batch_id,
         status=BatchStatus.ACCEPTED,
         version=version.version,
@@ -251,15 +255,46 @@ def _stats(staged: StagedBatch) -> dict[str, Any]:
     }
 
 
-def _update(engine: Engine, batch_id: str, **values: Any) -> Batch:
+def _update(
+    engine: Engine, batch_id: str, *, settings: Settings | None = None, **values: Any
+) -> Batch:
+    """Change the batch's row; with ``settings``, its outcome also goes to the audit log in the
+    same transaction."""
     with Session(engine, expire_on_commit=False) as session:
         batch = session.get(Batch, batch_id)
         assert batch is not None
         for name, value in values.items():
             setattr(batch, name, value.value if isinstance(value, BatchStatus) else value)
+        if settings is not None:
+            session.flush()
+            _audit(session, settings, AuditKind.BATCH_OUTCOME, batch)
         session.commit()
     return batch
 
 
-def _finish(engine: Engine, batch_id: str, **values: Any) -> BatchOutcome:
-    return BatchOutcome.of(_update(engine, batch_id, finished_at=utcnow(), **values))
+def _finish(engine: Engine, settings: Settings, batch_id: str, **values: Any) -> BatchOutcome:
+    return BatchOutcome.of(
+        _update(engine, batch_id, settings=settings, finished_at=utcnow(), **values)
+    )
+
+
+def _audit(session: Session, settings: Settings, kind: AuditKind, batch: Batch) -> None:
+    """A publication and its outcome are part of the audit trail (no subject: a whole file)."""
+    details = {
+        "batch": batch.id,
+        "dataset": batch.dataset_code,
+        "file_sha256": batch.file_sha256,
+        "mode": batch.mode,
+        "status": batch.status,
+    }
+    outcome = {
+        "version": batch.version,
+        "rows_read": batch.rows_read,
+        "rows_accepted": batch.rows_accepted,
+        "rows_quarantined": batch.rows_quarantined,
+        "refusal_reason": batch.refusal_reason,
+        "run_id": batch.run_id,
+    }
+    details |= {name: value for name, value in outcome.items() if value is not None}
+    event = AuditEvent(kind=kind, actor=batch.department_code, role="department", details=details)
+    AuditLog(session.get_bind(), subject_secret=settings.passphrase).append(session, [event])
