@@ -17,6 +17,7 @@ run's would. Usage: ``measured = isolated(work, *args)``, then ``measured.value`
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 import resource
@@ -89,3 +90,14 @@ def best_of(run: Callable[[], object], repeat: int) -> float:
         run()
         times.append(time.perf_counter() - start)
     return min(times)
+
+
+def finish(report: dict, *, console: Any, as_json: bool, mismatch: str) -> int:
+    """Print the outcome problems, then the report as JSON if asked; the exit status says
+    whether the measured work did what it should (a fast wrong result is no result)."""
+    for problem in report["outcome_problems"]:
+        console.print(f"[red]{mismatch}:[/] {problem}")
+    if as_json:
+        json.dump(report, sys.stdout, indent=2, ensure_ascii=False)
+        sys.stdout.write("\n")
+    return 1 if report["outcome_problems"] else 0

@@ -41,7 +41,6 @@ import argparse
 import contextlib
 import cProfile
 import io
-import json
 import os
 import shutil
 import sqlite3
@@ -65,7 +64,7 @@ from rich.table import Table
 from sqlalchemy.orm import Session
 from stdnum.cn import ric
 
-from bench._timing import Measured, isolated
+from bench._timing import Measured, finish, isolated
 from catalog.loader import load_catalogue
 from catalog.schema import Catalogue, Dataset, Encoding
 from exchange.bootstrap import initialise
@@ -722,12 +721,12 @@ def main(argv: list[str] | None = None) -> int:
         f"(GBK {report['file_mib']['GBK']:,} MiB, UTF-8 {report['file_mib']['UTF-8']:,} MiB)"
         + ("; PROFILED: times are inflated" if report["profiled"] else "")
     )
-    for problem in report["outcome_problems"]:
-        console.print(f"[red]outcome differs from the generated file:[/] {problem}")
-    if args.json:
-        json.dump(report, sys.stdout, indent=2, ensure_ascii=False)
-        sys.stdout.write("\n")
-    return 1 if report["outcome_problems"] else 0
+    return finish(
+        report,
+        console=console,
+        as_json=args.json,
+        mismatch="outcome differs from the generated file",
+    )
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
@@ -33,7 +33,9 @@ from licences.issuance import LicenceBook, Lineage, NewLicence, fields_hash
 from licences.models import Derivation, LicenceStatus, LicenceVersion
 from licences.urls import PublicUrls
 
+T = TypeVar("T")
 CHUNK = 900  # holders per IN (...) query: under SQLite's 999-parameter limit
+ISSUE_CHUNK = 5_000  # licences signed and written between two flushes of the session
 
 
 @dataclass
@@ -129,8 +131,12 @@ def _apply(
         if current is not None:
             reason = f"the subject left {source.dataset} in version {version}"
             _revoke(book, current, issuer, reason, result)
-    book.issue(licence_type.code, issuer=issuer, licences=new, complete=False)
-    result.issued += len(new)
+    for chunk in _chunks(new, ISSUE_CHUNK):
+        book.issue(licence_type.code, issuer=issuer, licences=chunk, complete=False)
+        # written (not yet committed): let the session forget them, so a first version of a
+        # million subjects does not hold a million documents in memory
+        book.session.expunge_all()
+        result.issued += len(chunk)
 
 
 def _revoke(
@@ -180,7 +186,7 @@ def _held(
     return held
 
 
-def _chunks(values: list[str], size: int) -> Iterator[list[str]]:
+def _chunks(values: list[T], size: int) -> Iterator[list[T]]:
     for start in range(0, len(values), size):
         yield values[start : start + size]
 

@@ -22,6 +22,11 @@ from exchange.store.migrate import upgrade
 
 POSTGRES_URL = os.environ.get("ONCEONLY_TEST_POSTGRES_URL")
 
+# The CLI's Rich consoles take their width from COLUMNS when first imported; a wide one for the
+# whole session keeps long identifiers whole in the output the tests read, whichever test
+# module imports the CLI first.
+os.environ.setdefault("COLUMNS", "200")
+
 
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:

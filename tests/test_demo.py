@@ -25,11 +25,12 @@ def test_demo_runs_end_to_end_on_a_small_city(home: Path) -> None:
     assert len(batches) == 14
     assert sum(batch.status == "refused" for batch in batches) >= 1
     assert sum(batch.status == "accepted" for batch in batches) >= 12
-    # licences were derived and verification told each case apart
-    assert "licences: issued from the shared datasets" in result.output
-    assert "a tampered copy of it: bad_signature" in result.output
-    assert "one just revoked: revoked" in result.output
-    assert "audit verify`: intact" in result.output
+    # licences were derived and verification told each case apart; the audit log is intact
+    text = " ".join(result.output.split())  # as read, whatever the terminal's wrapping
+    assert "licences: issued from the shared datasets" in text
+    assert "a tampered copy of it: bad_signature" in text
+    assert "one just revoked: revoked" in text
+    assert "audit verify`: intact" in text
 
 
 def test_init_is_idempotent(home: Path) -> None:

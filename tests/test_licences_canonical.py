@@ -19,7 +19,7 @@ TEXT = st.text(
         st.characters(max_codepoint=0x7F),
         st.characters(min_codepoint=0x80, max_codepoint=0xFFFF, exclude_categories=("Cs",)),
         st.characters(min_codepoint=0x10000),
-        st.sampled_from("\x00\x08\x09\x0a\x0c\x0d\x1f\x7f\u2028\u2029\"\\/"),
+        st.sampled_from('\x00\x08\x09\x0a\x0c\x0d\x1f\x7f\u2028\u2029"\\/'),
     ),
     max_size=12,
 )
@@ -50,9 +50,7 @@ def test_keys_outside_the_basic_plane_take_the_rfc8785_path() -> None:
     value = {"\U0001f600": 1, "\uffff": 2}
     assert not _orjson_safe(value)
     assert canonical(value) == rfc8785.dumps(value)
-    assert canonical(value).index("\U0001f600".encode()) < canonical(value).index(
-        "\uffff".encode()
-    )
+    assert canonical(value).index("\U0001f600".encode()) < canonical(value).index("\uffff".encode())
 
 
 def test_a_licence_shaped_document_takes_the_fast_path() -> None:

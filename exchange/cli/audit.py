@@ -14,7 +14,7 @@ from rich.table import Table
 from exchange.audit import ProofError, access_report
 from exchange.audit.wiring import audit_log, checkpoint, verify
 from exchange.cli.console import fail, out
-from exchange.identifiers import resident, uscc
+from exchange.identifiers.subjects import mask_subject, validate_subject
 from exchange.ingest.history import as_utc
 from exchange.settings import get_settings
 from exchange.store.engine import make_engine
@@ -119,11 +119,10 @@ def access(
 ) -> None:
     """Who accessed a subject's records and licences: when, who, for which purpose and item."""
     settings = get_settings()
-    module = resident if subject.strip()[:17].isdigit() else uscc
     try:
-        key = module.validate(subject)
+        key = validate_subject(subject)
     except ValueError as exc:
-        raise fail(f"not a valid resident ID number or USCC: {exc}") from exc
+        raise fail(str(exc)) from exc
     engine = make_engine(settings=settings)
     try:
         entries = access_report(
@@ -146,4 +145,4 @@ def access(
             entry.service_item or "",
         )
     out.print(table)
-    out.print(f"{len(entries)} accesses to the data of {module.mask(key)}")
+    out.print(f"{len(entries)} accesses to the data of {mask_subject(key)}")

@@ -15,15 +15,17 @@ from rich.table import Table
 from sqlalchemy.orm import Session
 
 from catalog.loader import load_catalogue
+from catalog.schema import SubjectKind
 from exchange.cli.console import err, fail, out
 from exchange.identifiers import resident, uscc
+from exchange.identifiers.subjects import mask_subject, validate_subject
 from exchange.settings import get_settings
 from exchange.store.engine import make_engine
 from licences import keys as key_store
 from licences.derivation import derivable, derive
 from licences.errors import LicenceError
 from licences.issuance import LicenceBook, Lineage, NewLicence
-from licences.models import LicenceVersion
+from licences.models import EXCHANGE_OWNER, LicenceVersion
 from licences.verification import Outcome, verify_document
 
 app = typer.Typer(help="Electronic licences: issue, amend, revoke, verify.", no_args_is_help=True)
@@ -65,16 +67,20 @@ def _fields(pairs: list[str] | None) -> dict[str, str]:
     return values
 
 
-def masked(holder: str) -> str:
-    return resident.mask(holder) if holder[:17].isdigit() else uscc.mask(holder)
+def masked(holder: str, kind: str | None = None) -> str:
+    """The holder masked as its kind is: from the licence when known, else by trying both."""
+    if kind is None:
+        return mask_subject(holder)
+    return (resident if kind == SubjectKind.PERSON else uscc).mask(holder)
 
 
 def _print(row: LicenceVersion) -> None:
+    # the identifier on a line of its own, never wrapped, so it can be copied or scripted
+    out.print(f"licence    {row.id}", soft_wrap=True, highlight=False)
     table = Table(show_header=False, box=None)
-    table.add_row("licence", row.id)
     table.add_row("type", row.type_code)
     table.add_row("issuer", row.issuer)
-    table.add_row("holder", f"{masked(row.holder_key)} {row.holder_name}")
+    table.add_row("holder", f"{masked(row.holder_key, row.holder_kind)} {row.holder_name}")
     table.add_row("status", row.status + (f" ({row.status_reason})" if row.status_reason else ""))
     until = "long-term" if row.valid_until is None else f"{row.valid_until:%Y-%m-%d}"
     table.add_row("valid", f"{row.valid_from:%Y-%m-%d} to {until}")
@@ -137,13 +143,18 @@ def list_licences(
 ) -> None:
     """The licences a holder holds (the newest version of each)."""
     with _book() as book:
-        rows = book.held_by(holder.strip().upper())
+        try:
+            key = validate_subject(holder)
+        except ValueError as exc:
+            raise fail(f"--holder: {exc}") from exc
+        rows = book.held_by(key)
         table = Table("licence", "type", "version", "status", "valid until")
+        table.columns[0].overflow = "fold"
         for row in rows:
             until = "long-term" if row.valid_until is None else f"{row.valid_until:%Y-%m-%d}"
             table.add_row(row.id, row.type_code, f"{row.version:03d}", row.status, until)
         out.print(table)
-        out.print(f"{len(rows)} licences held by {masked(holder.strip().upper())}")
+        out.print(f"{len(rows)} licences held by {masked(key)}")
 
 
 @app.command()
@@ -291,6 +302,10 @@ def list_keys(
 @keys_app.command()
 def rotate(owner: Annotated[str, typer.Argument(help="A department code, or 'exchange'.")]) -> None:
     """A new key signs from now on; the old one keeps verifying what it signed."""
+    settings = get_settings()
+    owners = {EXCHANGE_OWNER, *(d.code for d in load_catalogue(settings.catalog_dir).departments)}
+    if owner not in owners:
+        raise fail(f"{owner!r} is neither a department of the catalogue nor {EXCHANGE_OWNER!r}")
     with _keys_session() as session:
         key = key_store.rotate(session, owner, passphrase=get_settings().passphrase)
         out.print(f"{owner} now signs with key {key.id}")
@@ -298,7 +313,11 @@ def rotate(owner: Annotated[str, typer.Argument(help="A department code, or 'exc
 
 @keys_app.command()
 def revoke(
-    key_id: Annotated[str, typer.Argument(help="The key id (see `onceonly keys list`).")],
+    key_id: Annotated[
+        str,
+        # an option, not an argument: a key id (a base64url thumbprint) may begin with "-"
+        typer.Option("--key", help="The key id (see `onceonly keys list`)."),
+    ],
     reason: Reason,
     since: Annotated[
         datetime | None,

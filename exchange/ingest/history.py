@@ -31,7 +31,7 @@ from sqlalchemy import (
     union_all,
 )
 
-from exchange.identifiers import resident, uscc
+from exchange.identifiers.subjects import mask_subject
 from exchange.ingest.models import DatasetVersion, Record, RecordHistory
 
 
@@ -60,9 +60,7 @@ class StoredRecord:
     @property
     def masked_subject(self) -> str:
         """The subject key as it may be shown or logged."""
-        if self.subject_key[:17].isdigit():
-            return resident.mask(self.subject_key)
-        return uscc.mask(self.subject_key)
+        return mask_subject(self.subject_key)
 
     def __repr__(self) -> str:
         return (

@@ -1,0 +1,26 @@
+"""A subject identifier of either kind: which kind it is, its normalised form, its mask.
+
+Where the kind is known (a dataset's key, a licence's holder kind) use `resident` or `uscc`
+directly. Where it is not (a command-line argument, a stored key shown later), the identifier
+is tried as a resident identity number first and as a USCC second. The first 17 characters
+being digits says nothing: most USCCs are digits up to the check character too.
+"""
+
+from __future__ import annotations
+
+from exchange.identifiers import resident, uscc
+
+
+def validate_subject(value: str) -> str:
+    """The normalised identifier, or ValueError saying it is neither kind (never echoing it)."""
+    for module in (resident, uscc):
+        try:
+            return module.validate(value)
+        except ValueError:
+            continue
+    raise ValueError("neither a valid resident identity number nor a valid USCC")
+
+
+def mask_subject(value: str) -> str:
+    """The identifier as it may be shown or logged, masked the way its kind is."""
+    return resident.mask(value) if resident.is_valid(value) else uscc.mask(value)
