@@ -9,6 +9,11 @@ import dagster as dg
 
 from catalog.loader import load_catalogue
 from exchange.settings import get_settings
+from pipelines.audit.assets import (
+    audit_checkpoint,
+    audit_checkpoint_job,
+    audit_checkpoint_schedule,
+)
 from pipelines.catalog.assets import catalogue as catalogue_asset
 from pipelines.exchange.assets import make_dataset_asset
 from pipelines.exchange.checks import make_freshness_check
@@ -46,10 +51,10 @@ licence_jobs = [
 ]
 
 defs = dg.Definitions(
-    assets=[catalogue_asset, *dataset_assets, *licence_assets],
+    assets=[catalogue_asset, *dataset_assets, *licence_assets, audit_checkpoint],
     asset_checks=freshness_checks,
-    jobs=[*ingest_jobs, *licence_jobs],
+    jobs=[*ingest_jobs, *licence_jobs, audit_checkpoint_job],
     sensors=[make_inbox_sensor(catalogue, ingest_jobs)],
-    schedules=[make_freshness_schedule(freshness_checks)],
+    schedules=[make_freshness_schedule(freshness_checks), audit_checkpoint_schedule],
     resources={"store": StoreResource()},
 )
