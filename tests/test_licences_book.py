@@ -306,3 +306,20 @@ def test_the_marriage_certificate_is_held_by_a_person(book: LicenceBook) -> None
         complete=False,
     )
     assert json.loads(row.document)["credentialSubject"]["holderCodeType"] == "111"
+
+
+def test_the_controller_document_resolves_the_proofs_verification_method(
+    book: LicenceBook,
+) -> None:
+    row = issue(book, 1)
+    document = json.loads(row.document)
+    controller = keys.controller_document(book.session, MARKET, urls=book.urls)
+    assert controller["id"] == document["issuer"]["id"]
+    (method,) = [
+        m
+        for m in controller["verificationMethod"]
+        if m["id"] == document["proof"]["verificationMethod"]
+    ]
+    assert method["type"] == "Multikey" and method["controller"] == controller["id"]
+    assert method["id"] in controller["assertionMethod"]
+    assert vc_reference.verify(document, vc_reference.public_key(method["publicKeyMultibase"]))

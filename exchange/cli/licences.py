@@ -350,3 +350,15 @@ def jwks(
     """The public keys as a JSON Web Key Set (RFC 7517), for verifiers."""
     with _keys_session() as session:
         typer.echo(json.dumps(key_store.jwks(session, owner), indent=2))
+
+
+@keys_app.command()
+def controller(
+    owner: Annotated[str, typer.Argument(help="A department code, or 'exchange'.")],
+) -> None:
+    """The issuer's controller document: its keys as Multikey verification methods, the form a
+    Data Integrity verifier resolves a proof's verificationMethod to."""
+    settings = get_settings()
+    with _keys_session() as session:
+        document = key_store.controller_document(session, owner, urls=settings.urls)
+    typer.echo(json.dumps(document, indent=2))
