@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from exchange.cli import audit, catalog, ids, ingest, licences, synth
+from exchange.cli import audit, catalog, ids, ingest, licences, lineage, synth
 from exchange.cli.demo import demo
 from exchange.cli.init import init
 
@@ -25,6 +25,7 @@ app.add_typer(ingest.datasets_app, name="datasets")
 app.add_typer(licences.app, name="licences")
 app.add_typer(licences.keys_app, name="keys")
 app.add_typer(audit.app, name="audit")
+app.add_typer(lineage.app, name="lineage")
 
 if __name__ == "__main__":  # pragma: no cover
     app()

@@ -13,9 +13,10 @@ import pyarrow.parquet as pq
 
 from catalog.schema import Dataset
 from exchange.identifiers.errors import Reason
-from exchange.ingest.batches import BatchOutcome, batch_dir, process_batch
+from exchange.ingest.batches import BatchOutcome, batch_dir, get_batch, process_batch
 from exchange.ingest.errors import RowReason
 from exchange.ingest.stage import QUARANTINE_PARQUET
+from exchange.lineage.openlineage import RunState, emit_batch_run
 from pipelines.exchange.partitions import batches_partitions
 from pipelines.resources import StoreResource
 
@@ -61,13 +62,19 @@ def make_dataset_asset(dataset: Dataset, department_name: str) -> dg.AssetsDefin
         pool="store_writer",
     )
     def dataset_asset(context: dg.AssetExecutionContext, store: StoreResource):
-        outcome = process_batch(
-            store.engine(),
-            store.settings,
-            store.catalogue,
-            context.partition_key,
-            run_id=context.run.run_id,
-        )
+        engine, settings = store.engine(), store.settings
+        lineage = {"job_name": context.job_name, "run_id": context.run.run_id}
+        batch = get_batch(engine, context.partition_key)
+        emit_batch_run(settings, batch, event_type=RunState.START, **lineage)
+        try:
+            outcome = process_batch(
+                engine, settings, store.catalogue, batch.id, run_id=context.run.run_id
+            )
+        except Exception as exc:
+            batch = get_batch(engine, batch.id)
+            emit_batch_run(settings, batch, event_type=RunState.FAIL, error=repr(exc), **lineage)
+            raise
+        emit_batch_run(settings, get_batch(engine, batch.id), **lineage)  # COMPLETE or FAIL
         if outcome.status == "refused":
             raise dg.Failure(
                 description=f"batch {outcome.batch_id} refused: {outcome.refusal_reason}: "

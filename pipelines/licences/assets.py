@@ -4,16 +4,16 @@ Each sits downstream of its dataset's asset and materialises after an ingest: ea
 Dagster's automation runs (``dagster dev``), and in-process right after `onceonly publish` or the
 demo runs an ingest job (`pipelines.runner.run_derivations`). Either way the work is
 `licences.derivation.derive`, which applies every source version exactly once, so a repeated or
-concurrent materialisation issues nothing twice.
+concurrent materialisation issues nothing twice. Each run also writes OpenLineage run events
+(`exchange.lineage.openlineage`).
 """
-
-from __future__ import annotations
 
 import re
 
 import dagster as dg
 
 from catalog.schema import LicenceType
+from exchange.lineage.openlineage import RunState, emit_derivation_run
 from licences.derivation import derive
 from pipelines.resources import StoreResource
 
@@ -42,14 +42,40 @@ def make_licence_asset(licence_type: LicenceType) -> dg.AssetsDefinition:
         automation_condition=dg.AutomationCondition.eager(),
         pool="store_writer",
     )
-    def licence_asset(store: StoreResource) -> dg.MaterializeResult:
+    def licence_asset(context: dg.AssetExecutionContext, store: StoreResource):
         settings = store.settings
-        done = derive(
-            store.engine(),
-            store.catalogue,
-            licence_type.code,
-            passphrase=settings.passphrase,
-            urls=settings.urls,
+        lineage = {
+            "type_code": licence_type.code,
+            "dataset": source.dataset,
+            "asset_name": licence_asset_name(licence_type),
+            "job_name": context.job_name,
+            "run_id": context.run.run_id,
+        }
+        emit_derivation_run(settings, event_type=RunState.START, **lineage)
+        try:
+            done = derive(
+                store.engine(),
+                store.catalogue,
+                licence_type.code,
+                passphrase=settings.passphrase,
+                urls=settings.urls,
+            )
+        except Exception as exc:
+            emit_derivation_run(settings, event_type=RunState.FAIL, error=repr(exc), **lineage)
+            raise
+        counts = {
+            "issued": done.issued,
+            "amended": done.amended,
+            "revoked": done.revoked,
+            "unchanged": done.unchanged,
+            "left_suspended": done.left_suspended,
+        }
+        emit_derivation_run(
+            settings,
+            event_type=RunState.COMPLETE,
+            source_versions=done.versions,
+            counts=counts,
+            **lineage,
         )
         return dg.MaterializeResult(
             metadata={
