@@ -45,6 +45,7 @@ serial and version
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -113,8 +114,15 @@ def compact(value: str) -> str:
     return "".join(unicodedata.normalize("NFKC", value).split()).upper()
 
 
+@functools.lru_cache(maxsize=4096)
+def _known_uscc(value: str) -> bool:
+    """`uscc.is_valid`, remembered: a store sees few issuers and licence types, and every
+    identifier built or parsed checks both."""
+    return uscc.is_valid(value)
+
+
 def _check_type_code(type_code: str) -> None:
-    if not _TYPE_CODE.fullmatch(type_code) or not uscc.is_valid(type_code[:18]):
+    if not _TYPE_CODE.fullmatch(type_code) or not _known_uscc(type_code[:18]):
         raise InvalidLicenceId(
             "licence type code must be the defining authority's USCC (18 characters) "
             "followed by 3 digits",
@@ -123,7 +131,7 @@ def _check_type_code(type_code: str) -> None:
 
 
 def _check_issuer(issuer: str) -> None:
-    if not _USCC.fullmatch(issuer) or not uscc.is_valid(issuer):
+    if not _USCC.fullmatch(issuer) or not _known_uscc(issuer):
         raise InvalidLicenceId(
             "issuer must be a valid USCC (18 characters, GB 32100)",
             reason=LicenceIdReason.INVALID_ISSUER,

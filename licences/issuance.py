@@ -411,9 +411,10 @@ class LicenceBook:
         department = self.catalogue.department(issuer)
         key = self.signer(issuer)
         number, index = slot
+        text_id = str(identifier)
         unsigned = credential.build_credential(
-            document_id=self.urls.verify_page(str(identifier)),
-            licence_id=str(identifier),
+            document_id=self.urls.verify_page(text_id),
+            licence_id=text_id,
             type_code=licence_type.code,
             type_name=licence_type.name,
             issuer_id=self.urls.issuer(issuer),
@@ -430,7 +431,7 @@ class LicenceBook:
         signed = proof.add_proof(unsigned, options, key.private_key)
         document = proof.canonical(signed)
         return LicenceVersion(
-            id=str(identifier),
+            id=text_id,
             series=identifier.series,
             version=identifier.version,
             type_code=licence_type.code,
