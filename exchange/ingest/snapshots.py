@@ -42,6 +42,10 @@ import pyarrow.parquet as pq
 from catalog.schema import DatasetField, FieldType
 from exchange import duck
 
+#: The staged column saying a row is known, and the staged file's metadata key naming the
+#: snapshot its values are in (see `exchange.ingest.known` and `exchange.ingest.stage`).
+KNOWN = "_known"
+BASE_SNAPSHOT = b"onceonly.base_snapshot"
 LINEAGE_COLUMNS = ("_batch", "_row", "_file_sha256", "_version_from")
 ROW_GROUP_ROWS = 122_880  # DuckDB's own row group size
 #: DuckDB spills to the work directory beyond this, keeping a 5,000,000-row sort in bounds.
@@ -49,6 +53,10 @@ DUCKDB_MEMORY_LIMIT = "1GB"
 #: A full extract's fresh records are merged into the previous snapshot (rather than sorted
 #: with it by DuckDB) when they are at most this share of it; they are then held in memory.
 MERGE_SHARE = 0.125
+
+
+class SnapshotMissing(FileNotFoundError):
+    """A snapshot file the store or a staged file names is not there."""
 
 
 class StagedFileError(ValueError):
@@ -123,6 +131,7 @@ class Transition:
             )
             types = self._check_staged(staged)
             self._types = types
+            self._base, self._base_columns = self._known_base(staged, types)
             self.con.execute(f"CREATE VIEW previous AS {self._previous_sql(previous, types)}")
         except BaseException:
             self.con.close()
@@ -174,6 +183,26 @@ class Transition:
                     f"staged file {staged} has {bad} rows whose _op is neither upsert nor delete"
                 )
         return types
+
+    def _known_base(self, staged: Path, types: dict[str, str]) -> tuple[Path | None, set[str]]:
+        """The snapshot the staged file's known rows take their values from, and its columns
+        (none when it has no known rows). Known rows stand only in a full extract over a
+        previous snapshot."""
+        if KNOWN not in types:
+            return None, set()
+        (known,) = self._one(f"SELECT count(*) FILTER ({KNOWN}) FROM staged")
+        if not known:
+            return None, set()
+        named = (pq.read_schema(staged).metadata or {}).get(BASE_SNAPSHOT)
+        if self.mode != "full" or self._first or named is None:
+            raise StagedFileError(
+                f"staged file {staged} has {known} known rows, which need a full extract over"
+                " a previous version and the base snapshot named in the file"
+            )
+        base = Path(named.decode())
+        if not base.is_file():
+            raise SnapshotMissing(f"staged file {staged} names the base snapshot {base}, missing")
+        return base, set(pq.read_schema(base).names)
 
     def _previous_sql(self, previous: Path | None, types: dict[str, str]) -> str:
         """The previous snapshot with this catalogue's columns; empty when there is none.
@@ -265,15 +294,34 @@ class Transition:
         either way; a large change, or a previous snapshot of other columns or types (the
         catalogue changed), goes through DuckDB's sort.
         """
+        self.con.execute(
+            """CREATE TEMP TABLE fresh_staged AS
+            SELECT s.* FROM staged s LEFT JOIN (SELECT subject_key, _hash FROM previous) p
+                ON p.subject_key = s.subject_key
+            WHERE p.subject_key IS NULL OR p._hash <> s._hash"""
+        )
         columns = ", ".join(f"s.{_name(c)}" for c in self._columns)
+        base_join = ""
+        if self._base is not None and self._one(
+            f"SELECT count(*) FILTER ({KNOWN}) FROM fresh_staged"
+        ) != (0,):
+            # known rows whose previous record is another (the head moved since staging):
+            # their values are the base snapshot's, which is only read in this case
+            columns = ", ".join(
+                f"CASE WHEN s.{KNOWN} THEN CAST(b.{_name(c)} AS {self._types[c]}) "
+                f"ELSE s.{_name(c)} END AS {_name(c)}"
+                if c in self._base_columns and c not in ("subject_key", "_hash")
+                else f"s.{_name(c)}"
+                for c in self._columns
+            )
+            base_join = f"""LEFT JOIN read_parquet({_literal(self._base)}) b
+                ON s.{KNOWN} AND b.subject_key = s.subject_key"""
         self.con.execute(
             f"""CREATE TEMP TABLE fresh AS
             SELECT {self._typed_lineage} FROM (
                 SELECT {columns}, $batch AS _batch, s._row, $file_sha256 AS _file_sha256,
                     $version AS _version_from
-                FROM staged s LEFT JOIN (SELECT subject_key, _hash FROM previous) p
-                    ON p.subject_key = s.subject_key
-                WHERE p.subject_key IS NULL OR p._hash <> s._hash
+                FROM fresh_staged s {base_join}
             ) ORDER BY subject_key""",
             params,
         )
