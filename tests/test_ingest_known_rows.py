@@ -143,3 +143,55 @@ def test_a_catalogue_change_validates_every_row_again(
     assert stats["rows_known"] == 0
     with_dropped = sum(row[GENDER] == dropped for row in household_rows[:-20])
     assert stats["reasons"]["bad_enum"] == with_dropped + 1
+
+
+def test_known_rows_take_their_base_values_when_a_version_was_committed_meanwhile(
+    ready: tuple[Engine, Settings],
+    household_rows: list[dict[str, str]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Day two is staged against version 1 (its known rows point at that snapshot), then day
+    three, which renames subjects day two repeats unchanged, is committed first: day two's
+    apply rebuilds on day three's version and must give those subjects day one's values back,
+    as validating every row would."""
+    engine, settings = ready
+    day1, day2 = _files(household_rows, tmp_path)
+    three = [dict(row) for row in household_rows[:-20]]
+    for row in three[40:50]:
+        row[NAME] += "丙"
+    day3 = _write(tmp_path / "day3.csv", three)
+    real = batches_module.apply_staged
+
+    def scenario(home: Settings) -> dict:
+        results = [_publish(engine, home, day1)]
+
+        def meanwhile(*args: object, **kwargs: object) -> object:
+            monkeypatch.setattr(batches_module, "apply_staged", real)
+            results.append(_publish(engine, home, day3))
+            return real(*args, **kwargs)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(batches_module, "apply_staged", meanwhile)
+        results.append(_publish(engine, home, day2))
+        return {
+            "versions": [r.version for r in results],
+            "known": [_stats(engine, r.batch_id).get("rows_known") for r in results],
+            "records": _records(engine, Record),
+            "history": _records(engine, RecordHistory),
+        }
+
+    looked_up = scenario(settings)
+    assert looked_up["versions"] == [1, 2, 3]  # day one, day three, then day two
+    assert looked_up["known"][2] > 0
+    by_key = {r[0]: r for r in looked_up["records"]}
+    assert by_key[household_rows[45][ID]][1]["name"] == household_rows[45][NAME]
+
+    with engine.begin() as connection:
+        for model in (RecordHistory, Record, DatasetVersion, Batch):
+            connection.execute(model.__table__.delete())  # type: ignore[attr-defined]
+    monkeypatch.setattr(batches_module, "_known_rows", lambda *_args: {})
+    reference = Settings(home=tmp_path / "reference")
+    reference.ensure_home()
+    validated = scenario(reference)
+    assert looked_up["records"] == validated["records"]
+    assert looked_up["history"] == validated["history"]
