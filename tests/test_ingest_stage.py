@@ -25,6 +25,7 @@ from catalog.loader import load_catalogue
 from catalog.schema import Encoding, KeyKind
 from exchange.identifiers import resident
 from exchange.ingest.errors import BatchRefused, RefusalReason
+from exchange.ingest.known import ROW_MAP
 from exchange.ingest.stage import QUARANTINE_CSV, QUARANTINE_PARQUET, STAGED, stage_file
 from exchange.ingest.validate import staged_schema
 from exchange.synth import AS_OF, SynthOptions, synthesise
@@ -61,10 +62,11 @@ def test_staged_schema_is_the_contract(tmp_path: Path):
         ("address", pa.string()),
         ("_row", pa.int64()),
         ("_hash", pa.string()),
+        ("_known", pa.bool_()),  # a full batch's rows looked up in the previous one's row map
     ]
     schema = pq.read_schema(staged.staged_path)
     assert [(f.name, f.type) for f in schema] == expected
-    assert schema.equals(staged_schema(people(), "full"))
+    assert schema.equals(staged_schema(people(), "full").append(pa.field("_known", pa.bool_())))
     delta = staged_schema(people(), "delta")
     assert delta.names[-1] == "_op" and delta.field("_op").type == pa.string()
 
@@ -78,7 +80,9 @@ def test_a_clean_file(tmp_path: Path):
     assert staged.duplicates_collapsed == 0 and staged.reasons == {}
     assert (staged.encoding, staged.format) == ("gbk", "csv")
     assert staged.columns == dict(zip(HEADERS, [r for r in rows[0]], strict=True))
-    assert sorted(p.name for p in out.iterdir()) == [QUARANTINE_CSV, QUARANTINE_PARQUET, STAGED]
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        [QUARANTINE_CSV, QUARANTINE_PARQUET, STAGED, ROW_MAP]
+    )
     table = staged_rows(staged.staged_path)
     assert [r["_row"] for r in table] == [1, 2, 3, 4, 5]
     assert [r["subject_key"] for r in table] == [rid(i) for i in range(1, 6)]
@@ -333,7 +337,7 @@ def test_a_rerun_replaces_the_files_with_the_same_content(tmp_path: Path):
     second = stage(path, tmp_path / "out")
     assert (second.staged_path.read_bytes(), second.quarantine_csv.read_bytes()) == content
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(
-        [STAGED, QUARANTINE_CSV, QUARANTINE_PARQUET]
+        [STAGED, QUARANTINE_CSV, QUARANTINE_PARQUET, ROW_MAP]
     )
 
 

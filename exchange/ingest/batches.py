@@ -29,6 +29,8 @@ from sqlalchemy.orm import Session
 from catalog.schema import Catalogue, Dataset
 from exchange.audit import AuditEvent, AuditKind, AuditLog
 from exchange.ingest.errors import BatchRefused
+from exchange.ingest.history import head_version
+from exchange.ingest.known import ROW_MAP
 from exchange.ingest.models import Batch, BatchStatus
 from exchange.ingest.stage import StagedBatch, stage_file
 from exchange.ingest.versions import apply_staged, register_batch
@@ -189,6 +191,7 @@ def process_batch(
             dataset,
             out_dir=batch_dir(settings, batch_id),
             mode=batch.mode,  # type: ignore[arg-type]
+            **_known_rows(engine, settings, dataset.code),
         )
     except BatchRefused as refusal:
         quarantine = refusal.quarantine_csv
@@ -236,6 +239,20 @@ def process_batch(
     )
 
 
+def _known_rows(engine: Engine, settings: Settings, dataset: str) -> dict[str, Path]:
+    """The row map of the batch that made the dataset's current version, and that version's
+    snapshot, when that batch was a full one (see `exchange.ingest.known`)."""
+    with engine.connect() as connection:
+        head = head_version(connection, dataset)
+        if head is None:
+            return {}
+        mode = connection.scalar(select(Batch.mode).where(Batch.id == head.batch_id))
+    row_map = batch_dir(settings, head.batch_id) / ROW_MAP
+    if mode != "full" or not row_map.is_file():
+        return {}
+    return {"known_rows": row_map, "base_snapshot": settings.parquet_dir / head.snapshot}
+
+
 def _counts(staged: StagedBatch) -> dict[str, int]:
     return {
         "rows_read": staged.rows_read,
@@ -251,6 +268,7 @@ def _stats(staged: StagedBatch) -> dict[str, Any]:
         "columns": staged.columns,
         "ignored_columns": list(staged.ignored_columns),
         "duplicates_collapsed": staged.duplicates_collapsed,
+        "rows_known": staged.rows_known,
         "reasons": staged.reasons,
     }
 

@@ -65,7 +65,7 @@ from sqlalchemy.types import TypeDecorator
 from catalog.schema import Dataset
 from exchange.ingest.history import VersionInfo, batch_version, head_version, to_utc
 from exchange.ingest.models import Batch, DatasetVersion, Record, RecordHistory
-from exchange.ingest.snapshots import Lineage, Transition
+from exchange.ingest.snapshots import Lineage, SnapshotMissing, Transition
 from exchange.store.base import utcnow
 
 CHUNK_ROWS = 50_000
@@ -79,10 +79,6 @@ Checkpoint = Callable[[Literal["snapshot", "serving"]], None]
 
 class VersionConflict(RuntimeError):
     """Other appliers of the same dataset kept committing first; try the batch again later."""
-
-
-class SnapshotMissing(FileNotFoundError):
-    """The store names a previous snapshot that is not in the Parquet directory."""
 
 
 @dataclass(frozen=True)
