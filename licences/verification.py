@@ -84,7 +84,10 @@ def verify_document(
             licence_id,
         )
     created = _datetime(signed["created"])
-    if key.revoked_at is not None and (created is None or created >= as_utc(key.revoked_at)):
+    # `created` has whole seconds only: the key counts as revoked from the start of the second
+    # it was revoked in, so a document signed in that same second never passes as signed before
+    revoked_from = None if key.revoked_at is None else as_utc(key.revoked_at).replace(microsecond=0)
+    if revoked_from is not None and (created is None or created >= revoked_from):
         return Verification(
             Outcome.REVOKED_KEY,
             f"key {key.id} of {key.owner} was revoked from {as_utc(key.revoked_at):%Y-%m-%d %H:%M} "

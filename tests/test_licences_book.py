@@ -323,3 +323,19 @@ def test_the_controller_document_resolves_the_proofs_verification_method(
     assert method["type"] == "Multikey" and method["controller"] == controller["id"]
     assert method["id"] in controller["assertionMethod"]
     assert vc_reference.verify(document, vc_reference.public_key(method["publicKeyMultibase"]))
+
+
+def test_a_key_revoked_within_the_second_of_a_signature_fails_it(
+    book: LicenceBook, settings: Settings
+) -> None:
+    row = issue(book, 1)
+    signed_at = datetime.fromisoformat(json.loads(row.document)["proof"]["created"])
+    # revoked a moment after the signature's second began: `created` cannot tell them apart
+    keys.revoke(
+        book.session,
+        row.key_id,
+        since=signed_at + timedelta(microseconds=500_000),
+        reason="leaked",
+        passphrase=settings.passphrase,
+    )
+    assert verify(book, row.document) is Outcome.REVOKED_KEY
