@@ -28,7 +28,7 @@ from licences.issuance import (
     NotAnIssuer,
 )
 from licences.models import LicenceVersion, SigningKey
-from licences.verification import Outcome, verify_document
+from licences.verification import Outcome, verify_document, verify_stored
 
 MARKET = "market_regulation"
 
@@ -339,3 +339,16 @@ def test_a_key_revoked_within_the_second_of_a_signature_fails_it(
         passphrase=settings.passphrase,
     )
     assert verify(book, row.document) is Outcome.REVOKED_KEY
+
+
+def test_the_latest_version_and_the_stored_document_answer_by_identifier(
+    book: LicenceBook,
+) -> None:
+    first = issue(book, 1)
+    second = book.amend(first.id, issuer=MARKET, fields=business_fields(1, address="滨江区"))
+    assert book.latest(first.series).id == second.id
+    stored = verify_stored(book.session, first.id, urls=book.urls)
+    assert stored.outcome is Outcome.SUPERSEDED and stored.licence_id == first.id
+    assert verify_stored(book.session, second.id, urls=book.urls).ok
+    with pytest.raises(LicenceNotFound):
+        verify_stored(book.session, second.id.replace(".002.", ".003."), urls=book.urls)
