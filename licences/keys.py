@@ -21,11 +21,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from exchange.audit import AuditEvent, AuditKind, AuditLog
+from exchange.audit import AuditEvent, AuditKind, AuditLog, Ed25519Signer
 from exchange.store.base import utcnow
 from licences import keycrypt, multikey
 from licences.errors import LicenceError
@@ -43,21 +43,12 @@ class KeyRevoked(LicenceError):
     status = 409
 
 
-@dataclass(frozen=True)
-class Signer:
+@dataclass(frozen=True, kw_only=True)
+class Signer(Ed25519Signer):
     """A decrypted key ready to sign, with the names a verifier will look it up by."""
 
     owner: str
-    key_id: str
     verification_method: str
-    private_key: Ed25519PrivateKey
-
-    @property
-    def public_key(self) -> Ed25519PublicKey:
-        return self.private_key.public_key()
-
-    def sign(self, message: bytes) -> bytes:
-        return self.private_key.sign(message)
 
 
 def create_key(session: Session, owner: str, *, passphrase: bytes) -> SigningKey:

@@ -108,13 +108,6 @@ def published_credential(
     return signed
 
 
-def lists(session: Session, issuer: str | None = None) -> list[StatusList]:
-    query = select(StatusList).order_by(StatusList.issuer, StatusList.number, StatusList.purpose)
-    if issuer is not None:
-        query = query.where(StatusList.issuer == issuer)
-    return list(session.scalars(query))
-
-
 def _list(session: Session, identifier: str) -> StatusList:
     row = session.get(StatusList, identifier)
     if row is None:

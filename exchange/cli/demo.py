@@ -62,7 +62,7 @@ def demo(
 
     out.rule("[bold]5. licences[/]: derived by Dagster assets, signed with each department's key")
     with _progress() as progress:
-        derive_all(settings, done.catalogue, done.engine, progress)
+        derive_all(settings, done.catalogue, progress)
     shown = showcase(settings, done.catalogue, done.engine)
     out.print(shown.counts)
     out.print(f"a business licence, {shown.licence_id}: [green]{shown.genuine.outcome}[/]")

@@ -32,7 +32,7 @@ class LicenceShowcase:
     total: int
 
 
-def derive_all(settings: Settings, catalogue: Catalogue, engine, progress: Progress) -> None:
+def derive_all(settings: Settings, catalogue: Catalogue, progress: Progress) -> None:
     """Run every dataset's licence job in this process, as `onceonly publish` does after each
     accepted batch."""
     instance = project_instance(settings)

@@ -39,22 +39,30 @@ FieldOption = Annotated[
 
 
 @contextmanager
-def _book() -> Iterator[LicenceBook]:
-    """A licence book over the configured store, committed when the command succeeds."""
-    settings = get_settings()
-    engine = make_engine(settings=settings)
+def _session() -> Iterator[Session]:
+    """A session on the configured store, committed when the command succeeds; a licence error
+    becomes the command's error message."""
+    engine = make_engine(settings=get_settings())
     try:
         with Session(engine) as session, session.begin():
-            yield LicenceBook(
-                session,
-                load_catalogue(settings.catalog_dir),
-                passphrase=settings.passphrase,
-                urls=settings.urls,
-            )
+            yield session
     except LicenceError as exc:
         raise fail(str(exc)) from exc
     finally:
         engine.dispose()
+
+
+@contextmanager
+def _book() -> Iterator[LicenceBook]:
+    """A licence book over the configured store, committed when the command succeeds."""
+    settings = get_settings()
+    with _session() as session:
+        yield LicenceBook(
+            session,
+            load_catalogue(settings.catalog_dir),
+            passphrase=settings.passphrase,
+            urls=settings.urls,
+        )
 
 
 def _fields(pairs: list[str] | None) -> dict[str, str]:
@@ -269,24 +277,12 @@ def _write(row: LicenceVersion, path: Path | None) -> None:
 # -- keys ----------------------------------------------------------------------------------
 
 
-@contextmanager
-def _keys_session() -> Iterator[Session]:
-    engine = make_engine(settings=get_settings())
-    try:
-        with Session(engine) as session, session.begin():
-            yield session
-    except LicenceError as exc:
-        raise fail(str(exc)) from exc
-    finally:
-        engine.dispose()
-
-
 @keys_app.command(name="list")
 def list_keys(
     owner: Annotated[str | None, typer.Option(help="One department (or 'exchange').")] = None,
 ) -> None:
     """Every signing key: which signs now, which only verify the past, which are revoked."""
-    with _keys_session() as session:
+    with _session() as session:
         table = Table("key id", "owner", "created", "state")
         for key in key_store.list_keys(session, owner):
             if key.revoked_at is not None:
@@ -306,7 +302,7 @@ def rotate(owner: Annotated[str, typer.Argument(help="A department code, or 'exc
     owners = {EXCHANGE_OWNER, *(d.code for d in load_catalogue(settings.catalog_dir).departments)}
     if owner not in owners:
         raise fail(f"{owner!r} is neither a department of the catalogue nor {EXCHANGE_OWNER!r}")
-    with _keys_session() as session:
+    with _session() as session:
         key = key_store.rotate(session, owner, passphrase=get_settings().passphrase)
         out.print(f"{owner} now signs with key {key.id}")
 
@@ -328,7 +324,7 @@ def revoke(
     Its owner gets a new key at once."""
     from exchange.ingest.history import as_utc
 
-    with _keys_session() as session:
+    with _session() as session:
         signing = key_store.get_key(session, key_id).retired_at is None
         key = key_store.revoke(
             session,
@@ -348,7 +344,7 @@ def jwks(
     owner: Annotated[str | None, typer.Option(help="One department (or 'exchange').")] = None,
 ) -> None:
     """The public keys as a JSON Web Key Set (RFC 7517), for verifiers."""
-    with _keys_session() as session:
+    with _session() as session:
         typer.echo(json.dumps(key_store.jwks(session, owner), indent=2))
 
 
@@ -359,6 +355,6 @@ def controller(
     """The issuer's controller document: its keys as Multikey verification methods, the form a
     Data Integrity verifier resolves a proof's verificationMethod to."""
     settings = get_settings()
-    with _keys_session() as session:
+    with _session() as session:
         document = key_store.controller_document(session, owner, urls=settings.urls)
     typer.echo(json.dumps(document, indent=2))

@@ -189,6 +189,16 @@ def dataset_versions(engine: Engine, dataset_code: str) -> list[VersionInfo]:
         return _versions(connection, _VERSION.c.dataset_code == dataset_code)
 
 
+def dataset_version(engine: Engine, dataset_code: str, version: int) -> VersionInfo | None:
+    """One version of the dataset, None if it has no such version."""
+    with engine.connect() as connection:
+        found = _versions(
+            connection,
+            (_VERSION.c.dataset_code == dataset_code) & (_VERSION.c.version == version),
+        )
+    return found[0] if found else None
+
+
 def head_version(connection: Connection, dataset_code: str) -> VersionInfo | None:
     """The dataset's newest version, if any."""
     newest = _versions(connection, _VERSION.c.dataset_code == dataset_code, newest_first=True)

@@ -45,6 +45,7 @@ from exchange.ingest.history import (
     StoredRecord,
     VersionInfo,
     as_utc,
+    dataset_version,
     dataset_versions,
     record_as_of,
 )
@@ -296,8 +297,8 @@ def _when(asked: dict[str, Any]) -> str:
 
 
 def _version(engine: Engine, dataset: str, version: int) -> VersionLink | None:
-    found = [info for info in dataset_versions(engine, dataset) if info.version == version]
-    return _version_link(found[0]) if found else None
+    info = dataset_version(engine, dataset, version)
+    return None if info is None else _version_link(info)
 
 
 def _version_link(info: VersionInfo) -> VersionLink:
