@@ -11,14 +11,29 @@ from __future__ import annotations
 from exchange.identifiers import resident, uscc
 
 
+class InvalidSubject(ValueError):
+    """Neither kind of identifier. ``reasons`` says why as each kind (``resident``, ``uscc``):
+    the reason codes of `exchange.identifiers.errors.Reason`, never the value itself."""
+
+    def __init__(self, message: str, *, reasons: dict[str, str]) -> None:
+        super().__init__(message)
+        self.reasons = reasons
+
+
 def validate_subject(value: str) -> str:
-    """The normalised identifier, or ValueError saying it is neither kind (never echoing it)."""
-    for module in (resident, uscc):
+    """The normalised identifier, or `InvalidSubject` saying why it is neither kind (never
+    echoing it)."""
+    reasons = {}
+    for name, module in (("resident", resident), ("uscc", uscc)):
         try:
             return module.validate(value)
-        except ValueError:
-            continue
-    raise ValueError("neither a valid resident identity number nor a valid USCC")
+        except ValueError as exc:
+            reasons[name] = str(getattr(exc, "reason", "invalid"))
+    raise InvalidSubject(
+        "neither a valid resident identity number nor a valid USCC "
+        f"(as a resident ID: {reasons['resident']}; as a USCC: {reasons['uscc']})",
+        reasons=reasons,
+    )
 
 
 def mask_subject(value: str) -> str:

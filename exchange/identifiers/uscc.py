@@ -193,4 +193,6 @@ def mask(number: str) -> str:
         value = compact(number)
     except ValidationError:
         return ""
+    if len(value) <= 8:  # not a code at all, and perhaps something else: show nothing of it
+        return "*" * len(value)
     return value[:8] + "*" * len(value[8:16]) + value[16:]
