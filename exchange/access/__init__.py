@@ -1,0 +1,1 @@
+"""Who may ask the exchange what: clients and their roles, sharing requests, the field policy."""
