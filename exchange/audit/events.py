@@ -51,11 +51,14 @@ class AuditKind(StrEnum):
     CLIENT_REVOKED = "client_revoked"
     LOOKUP = "lookup"
     PRECHECK = "precheck"
+    SUBMISSION = "submission"
     REFUSAL = "refusal"
 
 
 #: The kinds that read a subject's data: what the access report lists by default.
-ACCESS_KINDS = frozenset({AuditKind.LOOKUP, AuditKind.PRECHECK, AuditKind.REFUSAL})
+ACCESS_KINDS = frozenset(
+    {AuditKind.LOOKUP, AuditKind.PRECHECK, AuditKind.SUBMISSION, AuditKind.REFUSAL}
+)
 
 
 class AuditEventError(ValueError):

@@ -35,6 +35,7 @@ to the witness file outside the database (`exchange.audit.checkpoint.append_witn
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import queue
 import threading
@@ -130,6 +131,16 @@ class InclusionProof:
             self.index, self.tree_size, self.leaf_hash, self.path, root or self.root
         )
 
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready, hashes in base64 (as the CLI prints and the API serves it)."""
+        return {
+            "entry": self.index,
+            "tree_size": self.tree_size,
+            "leaf_hash": _b64(self.leaf_hash),
+            "path": [_b64(node) for node in self.path],
+            "root": _b64(self.root),
+        }
+
 
 @dataclass(frozen=True)
 class ConsistencyProof:
@@ -149,6 +160,19 @@ class ConsistencyProof:
             new_root or self.new_root,
             self.path,
         )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "old_size": self.old_size,
+            "new_size": self.new_size,
+            "old_root": _b64(self.old_root),
+            "new_root": _b64(self.new_root),
+            "path": [_b64(node) for node in self.path],
+        }
+
+
+def _b64(value: bytes) -> str:
+    return base64.b64encode(value).decode()
 
 
 @dataclass

@@ -25,12 +25,14 @@ three links, each reported on its own so that one tampering is not drowned in it
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import Connection, Engine, func, select
@@ -94,6 +96,20 @@ class VerifyReport:
     def first_bad_entry(self) -> int | None:
         indexes = [problem.index for problem in self.problems if problem.index is not None]
         return min(indexes, default=None)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready (root in base64), as `onceonly audit verify --json` and the API give it."""
+        return {
+            "ok": self.ok,
+            "entries": self.entries,
+            "root": base64.b64encode(self.root).decode(),
+            "first_bad_entry": self.first_bad_entry,
+            "checkpoints": self.checkpoints,
+            "witnessed": self.witnessed,
+            "problems": [
+                {"kind": str(p.kind), "entry": p.index, "message": p.message} for p in self.problems
+            ],
+        }
 
     def add(self, kind: ProblemKind, index: int | None, message: str) -> None:
         self.problems.append(Problem(kind, index, message))

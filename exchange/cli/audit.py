@@ -37,20 +37,7 @@ def verify_command(
     report = verify(settings, engine)
     engine.dispose()
     if as_json:
-        problems = [
-            {"kind": str(p.kind), "entry": p.index, "message": p.message} for p in report.problems
-        ]
-        summary = {"ok": report.ok, "entries": report.entries, "root": _b64(report.root)}
-        typer.echo(
-            json.dumps(
-                {
-                    **summary,
-                    "first_bad_entry": report.first_bad_entry,
-                    "checkpoints": report.checkpoints,
-                    "problems": problems,
-                }
-            )
-        )
+        typer.echo(json.dumps(report.as_dict()))
     elif report.ok:
         out.print(
             f"[green]intact[/]: {report.entries:,} entries, root {_b64(report.root)}, "
@@ -85,14 +72,7 @@ def proof(
         raise fail(f"the proof for entry {entry} does not verify: run `onceonly audit verify`")
     typer.echo(
         json.dumps(
-            {
-                "entry": made.index,
-                "tree_size": made.tree_size,
-                "leaf": json.loads(stored.leaf),
-                "leaf_hash": _b64(made.leaf_hash),
-                "path": [_b64(node) for node in made.path],
-                "root": _b64(made.root),
-            },
+            {**made.as_dict(), "leaf": json.loads(stored.leaf)},
             ensure_ascii=False,
             indent=2,
         )
