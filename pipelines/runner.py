@@ -1,15 +1,17 @@
 """Run a batch's ingest job in this process, on the project's Dagster instance.
 
-`onceonly publish` uses this, so a file published from the command line shows up in Dagster's
-run history exactly like one the inbox sensor picked up.
+`onceonly publish` and the API's upload use this, so a file published from the command line or
+uploaded shows up in Dagster's run history exactly like one the inbox sensor picked up.
 """
 
 import os
 from pathlib import Path
 
 import dagster as dg
+from sqlalchemy import Engine
 
-from exchange.ingest.models import Batch
+from exchange.ingest.batches import BatchOutcome, get_batch
+from exchange.ingest.models import Batch, BatchStatus
 from exchange.settings import Settings
 from pipelines.exchange.partitions import partitions_name
 from pipelines.exchange.sensors import ingest_job_name
@@ -66,3 +68,23 @@ def run_derivations(
         raise_on_error=False,
         run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
     )
+
+
+class PublishFailed(RuntimeError):
+    """A batch's run failed for a reason other than a refusal (which is an outcome, not a
+    failure): the message says which step, and Dagster's run log has the rest."""
+
+
+def publish_batch(settings: Settings, engine: Engine, batch: Batch) -> BatchOutcome:
+    """Run a registered batch through its ingest job and, once it is accepted, the licence
+    assets that follow its dataset; the batch's outcome, refused or accepted."""
+    instance = project_instance(settings)
+    result = run_batch(batch, instance=instance)
+    outcome = BatchOutcome.of(get_batch(engine, batch.id))
+    if not result.success and outcome.status != BatchStatus.REFUSED:
+        raise PublishFailed(f"batch {batch.id} failed: {outcome.refusal_message or 'see dagster'}")
+    if outcome.status == BatchStatus.ACCEPTED:
+        derived = run_derivations(batch.dataset_code, instance=instance)
+        if derived is not None and not derived.success:
+            raise PublishFailed(f"batch {batch.id} was accepted, but deriving its licences failed")
+    return outcome

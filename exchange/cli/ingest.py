@@ -52,7 +52,7 @@ def publish(
 ) -> None:
     """Publish a file as the next batch of DATASET: validate it, quarantine bad rows, and make
     the dataset's next version, by running its Dagster ingest job in this process."""
-    from pipelines.runner import project_instance, run_batch, run_derivations
+    from pipelines.runner import PublishFailed, publish_batch
 
     settings = get_settings()
     try:
@@ -63,15 +63,10 @@ def publish(
     engine = make_engine(settings=settings)
     batch, created = register_file(engine, settings, entry, file, mode=mode.value)
     if created or batch.status not in (BatchStatus.ACCEPTED, BatchStatus.REFUSED):
-        instance = project_instance(settings)
-        result = run_batch(batch, instance=instance)
-        outcome = BatchOutcome.of(get_batch(engine, batch.id))
-        if not result.success and outcome.status not in (BatchStatus.REFUSED,):
-            raise fail(f"batch {batch.id} failed: {outcome.refusal_message or 'see dagster'}")
-        if outcome.status == BatchStatus.ACCEPTED:
-            derived = run_derivations(dataset, instance=instance)
-            if derived is not None and not derived.success:
-                raise fail(f"batch {batch.id} was accepted, but deriving its licences failed")
+        try:
+            outcome = publish_batch(settings, engine, batch)
+        except PublishFailed as exc:
+            raise fail(str(exc)) from exc
     else:
         outcome = BatchOutcome.of(batch, already_known=True)
     if as_json:
