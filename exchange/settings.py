@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     #: Where the exchange is reached from outside: licence documents, status lists, keys and the
     #: verification page are named under it, so it must be the address a verifier can open.
     public_url: str = "http://127.0.0.1:8000"
+    #: The largest file a department may upload through the API (bytes); larger: 413.
+    max_upload_bytes: int = 2 * 1024**3
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:

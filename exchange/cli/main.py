@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import typer
 
-from exchange.cli import audit, catalog, ids, ingest, licences, lineage, synth
+from exchange.cli import (
+    audit,
+    catalog,
+    clients,
+    ids,
+    ingest,
+    licences,
+    lineage,
+    serve,
+    sharing,
+    synth,
+)
 from exchange.cli.demo import demo
 from exchange.cli.init import init
 
@@ -26,6 +37,9 @@ app.add_typer(licences.app, name="licences")
 app.add_typer(licences.keys_app, name="keys")
 app.add_typer(audit.app, name="audit")
 app.add_typer(lineage.app, name="lineage")
+app.add_typer(clients.app, name="clients")
+app.add_typer(sharing.app, name="sharing")
+app.command()(serve.serve)
 
 if __name__ == "__main__":  # pragma: no cover
     app()
