@@ -4,7 +4,7 @@ Each domain adds its models module here when it gains tables.
 """
 
 import catalog.models  # noqa: F401
-import exchange.access.models  # noqa: F401
+import exchange.access.models
 import exchange.audit.models
 import exchange.ingest.models  # noqa: F401
 import licences.models  # noqa: F401
