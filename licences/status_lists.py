@@ -74,8 +74,14 @@ def entries(urls: PublicUrls, issuer: str, number: int, index: int) -> list[dict
 
 
 def set_bit(session: Session, licence: LicenceVersion, purpose: StatusPurpose, value: bool) -> None:
-    """Set or clear the licence's bit in one of its lists; the list is re-signed on demand."""
-    row = _list(session, list_id(licence.issuer, purpose, licence.status_number))
+    """Set or clear the licence's bit in one of its lists; the list is re-signed on demand.
+
+    The row is locked for the rest of the transaction (``SELECT … FOR UPDATE`` on PostgreSQL;
+    SQLite has one writer anyway) and re-read, so two changes to one list at the same moment
+    cannot each write back a bitstring without the other's bit: a lost revocation would let
+    the revoked licence verify as valid.
+    """
+    row = _list(session, list_id(licence.issuer, purpose, licence.status_number), for_update=True)
     bits = Bitstring(row.size, row.bits)
     bits.set(licence.status_index, value)
     row.bits = bytes(bits)
@@ -108,8 +114,10 @@ def published_credential(
     return signed
 
 
-def _list(session: Session, identifier: str) -> StatusList:
-    row = session.get(StatusList, identifier)
+def _list(session: Session, identifier: str, *, for_update: bool = False) -> StatusList:
+    row = session.get(
+        StatusList, identifier, with_for_update=for_update, populate_existing=for_update
+    )
     if row is None:
         raise StatusListNotFound(f"no status list {identifier!r}")
     return row
