@@ -1,0 +1,1 @@
+"""The lookup service's domain: plans, the precheck, record and licence lookups, submissions."""
