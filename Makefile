@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
 ONCEONLY_HOME ?= $(CURDIR)/var
 
-.PHONY: install demo test bench lint format dagster clean
+.PHONY: install browser demo test bench lint format dagster clean
 
 install: $(STAMP)
 
@@ -21,8 +21,14 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/onceonly demo
 
+## browser: headless Chromium and a CJK font, for the verification page's browser test (Debian)
+browser:
+	@if ! command -v chromium >/dev/null 2>&1 || ! fc-list :lang=zh 2>/dev/null | grep -q .; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei; \
+	fi
+
 ## test: the whole suite, on SQLite and (when ONCEONLY_TEST_POSTGRES_URL is set) PostgreSQL
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/ruff check .
 	$(BIN)/pytest -n 2 --dist loadfile
 

@@ -1,0 +1,1 @@
+"""The API's routers, one module per audience: public, departments, the platform, oversight."""
