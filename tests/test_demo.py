@@ -31,6 +31,10 @@ def test_demo_runs_end_to_end_on_a_small_city(home: Path) -> None:
     assert "a tampered copy of it: bad_signature" in text
     assert "one just revoked: revoked" in text
     assert "audit verify`: intact" in text
+    # the platform's prechecks: each bundle's share of materials no longer handed over
+    assert "no longer handed over" in text
+    for bundle in ("新生儿出生一件事", "企业开办一件事", "购房一件事"):
+        assert bundle in text
 
 
 def test_init_is_idempotent(home: Path) -> None:

@@ -18,6 +18,7 @@ from exchange.audit.wiring import checkpoint, verify
 from exchange.bootstrap import Initialised, initialise
 from exchange.cli.console import err, out
 from exchange.cli.demo_licences import derive_all, showcase
+from exchange.cli.demo_precheck import grant_platform, precheck_bundles, shares_table
 from exchange.ingest.batches import BatchOutcome, get_batch, register_file
 from exchange.settings import Settings, get_settings
 from exchange.synth import SynthOptions, SynthResult, synthesise
@@ -69,7 +70,17 @@ def demo(
     out.print(f"a tampered copy of it: [red]{shown.tampered.outcome}[/]: {shown.tampered.reason}")
     out.print(f"one just revoked: [red]{shown.revoked.outcome}[/]: {shown.revoked.reason}")
 
-    out.rule("[bold]6. audit[/]: every publication, licence and key event in a Merkle tree log")
+    out.rule("[bold]6. precheck[/]: what the acceptance platform finds already held")
+    approved = grant_platform(settings, done.engine, done.catalogue)
+    out.print(
+        f"the platform asked for the restricted fields its bundles need: {approved} sharing "
+        "requests, each approved by the providing department"
+    )
+    with _progress() as progress:
+        shares = precheck_bundles(settings, done.engine, done.catalogue, progress, seed=seed)
+    out.print(shares_table(shares))
+
+    out.rule("[bold]7. audit[/]: every publication, licence, key event and lookup in a Merkle log")
     signed = checkpoint(settings, done.engine)
     report = verify(settings, done.engine)
     state = "[green]intact[/]" if report.ok else f"[red]tampered at {report.first_bad_entry}[/]"
@@ -83,7 +94,9 @@ def demo(
         "[bold]onceonly batches list[/], "
         f"[bold]onceonly licences show {shown.licence_id}[/], "
         "[bold]onceonly keys list[/], [bold]onceonly audit verify[/], "
-        "[bold]make dagster[/] (the asset graph and runs)"
+        "[bold]make dagster[/] (the asset graph and runs), "
+        "[bold]onceonly serve[/] (the API; OpenAPI at /docs, "
+        f"the verification page at {settings.urls.verify_page(shown.licence_id)})"
     )
 
 

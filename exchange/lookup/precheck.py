@@ -104,6 +104,15 @@ class PrecheckResult:
         )
         return counts
 
+    def audit_details(self) -> dict[str, Any]:
+        """What the audit log keeps of the answer: the plan, the totals and each material's
+        outcome (codes only: nothing personal)."""
+        return {
+            "plan": self.plan.code or [code for stage in self.plan.stages for code in stage],
+            "totals": self.totals,
+            "materials": {answer.code: answer.outcome.value for answer in self.materials},
+        }
+
     def answer(self, material: str) -> MaterialAnswer:
         for answer in self.materials:
             if answer.code == material:

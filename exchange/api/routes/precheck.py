@@ -43,14 +43,6 @@ class SubmissionReport(Purpose):
     materials: list[str] = Field(min_length=1, max_length=200)
 
 
-def _summary(result: PrecheckResult) -> dict[str, Any]:
-    return {
-        "plan": result.plan.code or list(result.plan.stages[0]),
-        "totals": result.totals,
-        "materials": {answer.code: answer.outcome.value for answer in result.materials},
-    }
-
-
 @router.post("/precheck", summary="Which materials of items or a bundle are already held")
 def run_precheck(
     body: PrecheckQuery, principal: PlatformDep, services: ServicesDep, session: SessionDep
@@ -84,7 +76,7 @@ def run_precheck(
         purpose=body.purpose,
         service_item=asked_item,
         run=run,
-        summary=_summary,
+        summary=PrecheckResult.audit_details,
     )
     return {**result.as_dict(), "audit_entry": index}
 
