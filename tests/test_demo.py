@@ -35,6 +35,9 @@ def test_demo_runs_end_to_end_on_a_small_city(home: Path) -> None:
     assert "no longer handed over" in text
     for bundle in ("新生儿出生一件事", "企业开办一件事", "购房一件事"):
         assert bundle in text
+    # a lineage trace down to the Dagster run, and the summary of every capability
+    assert "Dagster run" in text and "sha256" in text
+    assert "every set-aside row as the ground truth says: yes" in text
 
 
 def test_init_is_idempotent(home: Path) -> None:

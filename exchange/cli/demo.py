@@ -19,6 +19,7 @@ from exchange.bootstrap import Initialised, initialise
 from exchange.cli.console import err, out
 from exchange.cli.demo_licences import derive_all, showcase
 from exchange.cli.demo_precheck import grant_platform, precheck_bundles, shares_table
+from exchange.cli.lineage import licence as lineage_licence
 from exchange.ingest.batches import BatchOutcome, get_batch, register_file
 from exchange.settings import Settings, get_settings
 from exchange.synth import SynthOptions, SynthResult, synthesise
@@ -80,7 +81,10 @@ def demo(
         shares = precheck_bundles(settings, done.engine, done.catalogue, progress, seed=seed)
     out.print(shares_table(shares))
 
-    out.rule("[bold]7. audit[/]: every publication, licence, key event and lookup in a Merkle log")
+    out.rule("[bold]7. lineage[/]: the business licence traced back to its department's file")
+    lineage_licence(shown.licence_id)
+
+    out.rule("[bold]8. audit[/]: every publication, licence, key event and lookup in a Merkle log")
     signed = checkpoint(settings, done.engine)
     report = verify(settings, done.engine)
     state = "[green]intact[/]" if report.ok else f"[red]tampered at {report.first_bad_entry}[/]"
@@ -89,15 +93,60 @@ def demo(
         f"`onceonly audit verify`: {state}"
     )
 
-    out.print(
-        "next: [bold]onceonly datasets show household_registration[/], "
-        "[bold]onceonly batches list[/], "
-        f"[bold]onceonly licences show {shown.licence_id}[/], "
-        "[bold]onceonly keys list[/], [bold]onceonly audit verify[/], "
-        "[bold]make dagster[/] (the asset graph and runs), "
-        "[bold]onceonly serve[/] (the API; OpenAPI at /docs, "
-        f"the verification page at {settings.urls.verify_page(shown.licence_id)})"
+    out.rule("[bold]summary[/]")
+    accepted = sum(outcome.status == "accepted" for outcome in outcomes)
+    matched = _quarantine_matches(city, outcomes)
+    summary = Table("capability", "result", title="the exchange, end to end", show_lines=False)
+    summary.add_row(
+        "ingest",
+        f"{accepted} of {len(outcomes)} files accepted; every set-aside row as the ground truth "
+        f"says: {'yes' if matched else '[red]no[/]'}; a renamed column refused: "
+        f"{refused.refusal_reason}",
     )
+    summary.add_row(
+        "licences",
+        f"{shown.total:,} issued and signed; verify: {shown.genuine.outcome}, tampered "
+        f"{shown.tampered.outcome}, revoked {shown.revoked.outcome}",
+    )
+    summary.add_row(
+        "precheck",
+        "; ".join(f"{share.name} {share.share:.0%} no longer handed over" for share in shares),
+    )
+    summary.add_row("lineage", f"{shown.licence_id} → record → batch → file and row → run")
+    summary.add_row("audit", f"{signed.size:,} entries, checkpoint signed, verify: {state}")
+    out.print(summary)
+    out.print(
+        "go on: [bold]onceonly serve[/] (the API; OpenAPI at http://127.0.0.1:8000/docs), "
+        "[bold]make dagster[/] (the asset graph and runs), "
+        f"the verification page: {settings.urls.verify_page(shown.licence_id)}; "
+        "[bold]onceonly datasets show household_registration[/], "
+        "[bold]onceonly audit access[/] SUBJECT, [bold]onceonly keys list[/]"
+    )
+
+
+def _quarantine_matches(city: SynthResult, outcomes: list[BatchOutcome]) -> bool:
+    """Whether every accepted batch set aside exactly the rows the ground truth injected."""
+    expected = _injected(city)
+    return all(
+        outcome.rows_quarantined == expected[outcome.dataset]
+        for outcome in outcomes
+        if outcome.status == "accepted"
+    )
+
+
+def _injected(city: SynthResult) -> dict[str, int]:
+    """Per dataset, the rows the synth made bad (each must be set aside)."""
+    truth = city.ground_truth.to_pylist()
+    return {
+        written.dataset: len(
+            {
+                row["row"]
+                for row in truth
+                if row["dataset"] == written.dataset and row["expected_reason"]
+            }
+        )
+        for written in city.files
+    }
 
 
 def _ingest(settings: Settings, done: Initialised, city: SynthResult) -> list[BatchOutcome]:
@@ -120,17 +169,7 @@ def _ingest(settings: Settings, done: Initialised, city: SynthResult) -> list[Ba
 def _ingest_table(city: SynthResult, outcomes: list[BatchOutcome]) -> Table:
     """Each batch's outcome beside what the synth injected: the rows set aside must be exactly
     the rows the ground truth says ingest must refuse."""
-    truth = city.ground_truth.to_pylist()
-    expected = {
-        written.dataset: len(
-            {
-                row["row"]
-                for row in truth
-                if row["dataset"] == written.dataset and row["expected_reason"]
-            }
-        )
-        for written in city.files
-    }
+    expected = _injected(city)
     table = Table(title="ingest: batches against the synth's ground truth")
     for column in ("dataset", "status", "rows", "accepted", "set aside", "injected", "version"):
         table.add_column(column, justify="left" if column in ("dataset", "status") else "right")
