@@ -4,7 +4,6 @@ the pipeline, and what became of it."""
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -21,10 +20,10 @@ from exchange.ingest.batches import (
     list_batches,
     register_file,
 )
+from exchange.ingest.freshness import Freshness, judge_freshness
 from exchange.ingest.history import dataset_versions
 from exchange.ingest.models import Batch, BatchStatus
 from exchange.settings import get_settings
-from exchange.store.base import utcnow
 from exchange.store.engine import make_engine
 
 batches_app = typer.Typer(
@@ -197,14 +196,14 @@ def datasets_show(
             f"{len(refused)} refused batch(es); newest: {refused[0].id}: "
             f"{refused[0].refusal_reason}"
         )
-    out.print(
-        _freshness(dataset.update_frequency.days, versions[-1].created_at if versions else None)
-    )
+    out.print(_freshness(judge_freshness(dataset, versions[-1].created_at if versions else None)))
 
 
-def _freshness(allowed_days: int, last: object) -> str:
-    if last is None:
+def _freshness(judged: Freshness) -> str:
+    if judged.age is None:
         return "[yellow]never delivered[/]"
-    age = utcnow() - last  # type: ignore[operator]
-    verdict = "[green]fresh[/]" if age <= timedelta(days=allowed_days) else "[red]stale[/]"
-    return f"freshness: {verdict}, last version {age.days} day(s) ago, allowed {allowed_days}"
+    verdict = "[green]fresh[/]" if judged.fresh else "[red]stale[/]"
+    return (
+        f"freshness: {verdict}, last version {judged.age.days} day(s) ago, "
+        f"allowed {judged.allowed.days}"
+    )

@@ -1,18 +1,17 @@
 """Freshness: is each dataset delivered as often as the catalogue says it is updated?"""
 
-from datetime import timedelta
-
 import dagster as dg
 from sqlalchemy import func, select
 
 from catalog.schema import Dataset
+from exchange.ingest.freshness import judge_freshness
 from exchange.ingest.models import Batch, BatchStatus
-from exchange.store.base import utcnow
 from pipelines.resources import StoreResource
 
 
 def make_freshness_check(dataset: Dataset) -> dg.AssetChecksDefinition:
-    """Warns when the dataset's last accepted batch is older than its update frequency allows."""
+    """Warns when the dataset's last accepted batch is older than its update frequency allows
+    (the rule: `exchange.ingest.freshness`, shared with the operator's report)."""
 
     @dg.asset_check(
         asset=dataset.code,
@@ -29,23 +28,20 @@ def make_freshness_check(dataset: Dataset) -> dg.AssetChecksDefinition:
                     Batch.dataset_code == dataset.code, Batch.status == BatchStatus.ACCEPTED.value
                 )
             )
-        allowed = timedelta(days=dataset.update_frequency.days)
-        if last is None:
+        judged = judge_freshness(dataset, last)
+        if judged.last_delivery is None:
             return dg.AssetCheckResult(
                 passed=False,
                 severity=dg.AssetCheckSeverity.WARN,
-                metadata={"last_delivery": "never", "allowed_days": allowed.days},
+                metadata={"last_delivery": "never", "allowed_days": judged.allowed.days},
             )
-        if last.tzinfo is None:  # SQLite hands back naive UTC
-            last = last.replace(tzinfo=utcnow().tzinfo)
-        age = utcnow() - last
         return dg.AssetCheckResult(
-            passed=age <= allowed,
+            passed=judged.fresh,
             severity=dg.AssetCheckSeverity.WARN,
             metadata={
-                "last_delivery": last.isoformat(),
-                "age_days": round(age.total_seconds() / 86400, 2),
-                "allowed_days": allowed.days,
+                "last_delivery": judged.last_delivery.isoformat(),
+                "age_days": round(judged.age_days or 0.0, 2),
+                "allowed_days": judged.allowed.days,
             },
         )
 
