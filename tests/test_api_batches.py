@@ -53,7 +53,8 @@ def test_an_upload_becomes_the_next_version_and_its_status_can_be_read(default_a
     batch = response.json()
     assert response.headers["Location"] == f"/batches/{batch['batch_id']}"
     status = api.get(f"/batches/{batch['batch_id']}", "market").json()
-    assert status["status"] == "accepted", status["refusal_message"]  # the test client runs the job before returning
+    # the test client runs the job (a background task) before it returns the upload's answer
+    assert status["status"] == "accepted", status["refusal_message"]
     assert status["version"] == 1 and status["rows_accepted"] == 3
     again = api.post(UPLOAD, "market", files={"file": ("again.csv", register_csv(), "text/csv")})
     assert again.status_code == 200 and again.json()["already_known"]

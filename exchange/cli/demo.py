@@ -21,6 +21,7 @@ from exchange.cli.demo_licences import derive_all, showcase
 from exchange.cli.demo_precheck import grant_platform, precheck_bundles, shares_table
 from exchange.cli.lineage import licence as lineage_licence
 from exchange.ingest.batches import BatchOutcome, get_batch, register_file
+from exchange.report import write_report
 from exchange.settings import Settings, get_settings
 from exchange.synth import SynthOptions, SynthResult, synthesise
 from pipelines.runner import project_instance, run_batch
@@ -93,6 +94,14 @@ def demo(
         f"`onceonly audit verify`: {state}"
     )
 
+    out.rule("[bold]9. report[/]: the operator's report")
+    report_path = settings.home / "report.html"
+    write_report(settings, done.engine, report_path, verify_audit=False)  # verified just above
+    out.print(
+        f"written to {report_path.resolve()}: quality and freshness per department, materials "
+        "saved per bundle, licences, lookups, flags and red cards (open it in a browser)"
+    )
+
     out.rule("[bold]summary[/]")
     accepted = sum(outcome.status == "accepted" for outcome in outcomes)
     matched = _quarantine_matches(city, outcomes)
@@ -114,6 +123,7 @@ def demo(
     )
     summary.add_row("lineage", f"{shown.licence_id} → record → batch → file and row → run")
     summary.add_row("audit", f"{signed.size:,} entries, checkpoint signed, verify: {state}")
+    summary.add_row("report", str(report_path.resolve()))
     out.print(summary)
     out.print(
         "go on: [bold]onceonly serve[/] (the API; OpenAPI at http://127.0.0.1:8000/docs), "

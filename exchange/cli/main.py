@@ -18,6 +18,7 @@ from exchange.cli import (
 )
 from exchange.cli.demo import demo
 from exchange.cli.init import init
+from exchange.cli.report import report
 
 app = typer.Typer(
     name="onceonly",
@@ -40,6 +41,7 @@ app.add_typer(lineage.app, name="lineage")
 app.add_typer(clients.app, name="clients")
 app.add_typer(sharing.app, name="sharing")
 app.command()(serve.serve)
+app.command()(report)
 
 if __name__ == "__main__":  # pragma: no cover
     app()
