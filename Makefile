@@ -33,10 +33,16 @@ test: $(STAMP) browser
 	$(BIN)/pytest -n 2 --dist loadfile
 
 ## bench: every benchmark under bench/, each printing ratios against its same-run baseline
-bench: $(STAMP)
+bench: $(STAMP) bench-tools
 	@for b in bench/[a-z]*.py; do \
 		echo "== $$b"; $(BIN)/python -m bench.$$(basename $$b .py) || exit 1; \
 	done
+
+## bench-tools: the HTTP load generator bench/lookup drives the API with (Debian's wrk)
+.PHONY: bench-tools
+bench-tools:
+	@command -v wrk >/dev/null 2>&1 || \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
