@@ -21,7 +21,6 @@ On SQLite (the embedded default), in a temporary directory, it measures:
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import math
 import random
@@ -206,16 +205,14 @@ def proofs(folder: Path, size: int, samples: int) -> dict[str, object]:
 # --- precheck ---------------------------------------------------------------------------------
 
 
-def precheck_throughput() -> dict[str, object] | None:
-    """Precheck throughput with audit on / audit off (target >= 0.8), or None if no precheck yet.
+def precheck_throughput(
+    people: int, seconds: float, threads: int, progress: Console
+) -> dict[str, object]:
+    """Precheck throughput with the audit log on against off (target >= 0.8): see
+    `bench._audit_precheck`."""
+    from bench._audit_precheck import measure
 
-    The precheck (issue 5) does not exist when this benchmark was written; this measures
-    nothing rather than something else. Once ``exchange.precheck`` exists, time its entry point
-    over one synthetic city with the audit log on and off, and return both rates and the ratio.
-    """
-    if importlib.util.find_spec("exchange.precheck") is None:
-        return None
-    raise NotImplementedError("exchange.precheck exists: measure it here (see the docstring)")
+    return measure(people=people, seconds=seconds, threads=threads, progress=progress)
 
 
 # --- report -----------------------------------------------------------------------------------
@@ -266,6 +263,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-size", type=int, default=10_000_000, help="largest tree")
     parser.add_argument("--seconds", type=float, default=3.0, help="per append measurement")
     parser.add_argument("--samples", type=int, default=200, help="proofs per measurement")
+    parser.add_argument(
+        "--precheck-people", type=int, default=1_000_000, help="the city of bench/lookup's store"
+    )
+    parser.add_argument("--precheck-seconds", type=float, default=8.0, help="per precheck run")
+    parser.add_argument("--precheck-threads", type=int, default=8, help="concurrent prechecks")
     parser.add_argument("--json", action="store_true", help="write the figures as JSON only")
     args = parser.parse_args(argv)
     progress = Console(stderr=True)
@@ -279,7 +281,9 @@ def main(argv: list[str] | None = None) -> int:
             figures["proofs"].append(proofs(work, size, args.samples))
             (work / f"tree-{size}.sqlite").unlink()
             size *= 10
-    precheck = precheck_throughput()
+    precheck = precheck_throughput(
+        args.precheck_people, args.precheck_seconds, args.precheck_threads, progress
+    )
     figures["precheck"] = precheck
     if args.json:
         json.dump(figures, sys.stdout, indent=2)
@@ -288,7 +292,12 @@ def main(argv: list[str] | None = None) -> int:
     console = Console()
     for table in _tables(figures):
         console.print(table)
-    console.print("precheck: not yet available" if precheck is None else precheck)
+    met = "met" if precheck["ratio"] >= precheck["target"] else "MISSED"
+    console.print(
+        f"precheck, {precheck['threads']} threads, {precheck['people']:,} people: audit off "
+        f"{precheck['audit_off_per_s']:,}/s, on {precheck['audit_on_per_s']:,}/s: on / off = "
+        f"{precheck['ratio']} (target >= {precheck['target']}: {met})"
+    )
     return 0
 
 

@@ -1,0 +1,116 @@
+"""Precheck throughput with the audit log on against audit off, in one process, same run.
+
+The store is bench/lookup's cached city (10^6 people by default: built once, ~15 minutes, then
+reused). ``threads`` threads run prechecks for a fixed time, each on its own session, cycling
+through sampled applicants of the three bundles. **Off**: the precheck alone. **On**: the
+precheck, then its audit entry recorded and committed (`AuditLog.record`, which returns only
+once the entry is durable: SQLite ``synchronous=FULL``), as the API does before it answers; the
+log's writer groups the entries of concurrent threads into one commit. Off and on alternate
+twice and each takes its better run, so a passing load spike does not decide the ratio.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from typing import Any
+
+from rich.console import Console
+from sqlalchemy.orm import Session
+
+from bench._lookup_inprocess import sample
+from bench._lookup_store import PLATFORM, StorePlan, settings_for
+from catalog.loader import load_catalogue
+from exchange.access.sharing import grants
+from exchange.audit.events import AuditEvent, AuditKind
+from exchange.audit.wiring import audit_log
+from exchange.lookup.plans import resolve_plan
+from exchange.lookup.precheck import precheck
+from exchange.store.base import utcnow
+from exchange.store.engine import make_engine
+
+TARGET = 0.8
+
+
+def measure(*, people: int, seconds: float, threads: int, progress: Console) -> dict[str, Any]:
+    from bench.lookup import store
+
+    plan = StorePlan(
+        people=people, orgs=max(people // 5, 20), seed=2026, licence_budget=720.0, reserved=20_000
+    )
+    folder, _manifest, _built = store(plan, False, progress)
+    pairs = sample(folder, 2000, 2026)
+    settings = settings_for(folder / "home")
+    engine = make_engine(settings=settings)
+    catalogue = load_catalogue(settings.catalog_dir)
+    plans = {
+        bundle: resolve_plan(catalogue, service_items=None, bundle=bundle) for bundle, _ in pairs
+    }
+    counter = itertools.count()
+
+    def one(log: Any) -> None:
+        bundle, applicant = pairs[next(counter) % len(pairs)]
+        now = utcnow()
+        with Session(engine) as session:
+            result = precheck(
+                session,
+                catalogue,
+                applicant=applicant,
+                plan=plans[bundle],
+                organisation=PLATFORM,
+                grants=grants(session, PLATFORM, now=now),
+                urls=settings.urls,
+                now=now,
+            )
+        if log is not None:
+            log.record(
+                AuditEvent(
+                    kind=AuditKind.PRECHECK,
+                    actor="bench@acceptance_platform",
+                    role="platform",
+                    purpose="基准测试",
+                    service_item=bundle,
+                    subject=applicant,
+                    details=result.audit_details(),
+                )
+            )
+
+    def rate(log: Any) -> float:
+        done = [0] * threads
+        stop = time.perf_counter() + seconds
+
+        def work(slot: int) -> None:
+            while time.perf_counter() < stop:
+                one(log)
+                done[slot] += 1
+
+        workers = [threading.Thread(target=work, args=(slot,)) for slot in range(threads)]
+        start = time.perf_counter()
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        return sum(done) / (time.perf_counter() - start)
+
+    try:
+        with audit_log(settings, engine) as log:
+            for _ in range(50):  # warm the caches and the writer
+                one(log)
+            off, on = [], []
+            for round_ in (1, 2):
+                progress.print(f"precheck with the audit log off, round {round_} ...")
+                off.append(rate(None))
+                progress.print(f"precheck with the audit log on, round {round_} ...")
+                on.append(rate(log))
+    finally:
+        engine.dispose()
+    return {
+        "people": people,
+        "threads": threads,
+        "seconds": seconds,
+        "audit_off_per_s": round(max(off), 1),
+        "audit_on_per_s": round(max(on), 1),
+        "ratio": round(max(on) / max(off), 3),
+        "target": TARGET,
+    }
