@@ -246,3 +246,9 @@ def test_a_department_issues_and_revokes_only_its_own_licences(city: City, api: 
     assert revoked.status_code == 200 and revoked.json()["status"] == "revoked"
     page = api.get(f"/verify/{licence_id}", params={"format": "json"})
     assert page.json()["status"] == "revoked"
+
+
+def test_an_oversize_request_body_is_refused_before_it_is_read(api: Api) -> None:
+    huge = {"applicant": "x", "bundle": "newborn_birth", "purpose": "x" * (2 * 1024 * 1024)}
+    response = api.post("/precheck", "platform", json=huge)
+    assert response.status_code == 413 and response.json()["error"] == "too_large"

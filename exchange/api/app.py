@@ -74,9 +74,57 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         lifespan=lifespan,
     )
     app.state.services = services
+    app.add_middleware(BodyLimit)
     _add_error_handlers(app)
     _include_routers(app)
     return app
+
+
+#: The largest request body but an upload's: a precheck or lookup is a few hundred bytes.
+MAX_BODY_BYTES = 1024 * 1024
+
+
+class BodyLimit:
+    """Refuse an oversize body (413 ``too_large``) before it is read, on every route but the
+    upload, which streams to disk under its own limit (``ONCEONLY_MAX_UPLOAD_BYTES``). A body
+    sent without a length is cut off at the limit as it arrives."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["path"] == "/batches":
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope.get("headers") or ()).get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
+            await _too_large(scope, receive, send)
+            return
+        seen = 0
+
+        async def limited() -> Any:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > MAX_BODY_BYTES:
+                raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, limited, send)
+        except _TooLarge:
+            await _too_large(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _too_large(scope: Any, receive: Any, send: Any) -> None:
+    response = _error_response(
+        413, "too_large", f"the request body is larger than {MAX_BODY_BYTES:,} bytes"
+    )
+    await response(scope, receive, send)
 
 
 def _include_routers(app: FastAPI) -> None:
