@@ -21,10 +21,8 @@ from exchange.cli.demo_licences import derive_all, showcase
 from exchange.cli.demo_precheck import grant_platform, precheck_bundles, shares_table
 from exchange.cli.lineage import licence as lineage_licence
 from exchange.ingest.batches import BatchOutcome, get_batch, register_file
-from exchange.report import write_report
 from exchange.settings import Settings, get_settings
 from exchange.synth import SynthOptions, SynthResult, synthesise
-from pipelines.runner import project_instance, run_batch
 
 
 def demo(
@@ -96,6 +94,8 @@ def demo(
 
     out.rule("[bold]9. report[/]: the operator's report")
     report_path = settings.home / "report.html"
+    from exchange.report import write_report  # matplotlib: only when a report is drawn
+
     write_report(settings, done.engine, report_path, verify_audit=False)  # verified just above
     out.print(
         f"written to {report_path.resolve()}: quality and freshness per department, materials "
@@ -161,6 +161,8 @@ def _injected(city: SynthResult) -> dict[str, int]:
 
 def _ingest(settings: Settings, done: Initialised, city: SynthResult) -> list[BatchOutcome]:
     """Publish each synthetic file as a batch, as `onceonly publish` does."""
+    from pipelines.runner import project_instance, run_batch  # Dagster: only when it runs
+
     instance = project_instance(settings)
     outcomes = []
     with _progress() as progress:
@@ -209,6 +211,8 @@ def _refused_batch(settings: Settings, done: Initialised, city: SynthResult) -> 
     dataset = done.catalogue.dataset("business_registration")
     batch, created = register_file(done.engine, settings, dataset, broken)
     if created or batch.status not in ("accepted", "refused"):
+        from pipelines.runner import project_instance, run_batch
+
         run_batch(batch, instance=project_instance(settings))
     return BatchOutcome.of(get_batch(done.engine, batch.id))
 

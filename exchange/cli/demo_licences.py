@@ -19,7 +19,6 @@ from exchange.settings import Settings
 from licences.issuance import LicenceBook
 from licences.models import LicenceVersion
 from licences.verification import Verification, verify_document
-from pipelines.runner import project_instance, run_derivations
 
 
 @dataclass(frozen=True)
@@ -35,6 +34,8 @@ class LicenceShowcase:
 def derive_all(settings: Settings, catalogue: Catalogue, progress: Progress) -> None:
     """Run every dataset's licence job in this process, as `onceonly publish` does after each
     accepted batch."""
+    from pipelines.runner import project_instance, run_derivations  # Dagster: only when it runs
+
     instance = project_instance(settings)
     datasets = sorted({t.source.dataset for t in catalogue.licence_types if t.source})
     task = progress.add_task("deriving licences", total=len(datasets))

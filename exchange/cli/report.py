@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 
 from exchange.cli.console import out
-from exchange.report import write_report
 from exchange.settings import get_settings
 from exchange.store.engine import make_engine
 
@@ -33,6 +32,8 @@ def report(
     path = out_file or settings.home / "report.html"
     engine = make_engine(settings=settings)
     try:
+        from exchange.report import write_report  # matplotlib: only when a report is drawn
+
         summary = write_report(settings, engine, path, verify_audit=verify_audit)
     finally:
         engine.dispose()
