@@ -160,6 +160,12 @@ def test_show_and_list_never_print_the_holder_in_full(tmp_path: Path) -> None:
     assert holder not in listed.output
     nothing = ok("licences", "list", "--holder", company(2))
     assert "0 licences held by" in nothing.stdout
+    # the same as JSON lines, for scripts: whole identifiers, never the holder
+    lines = ok("licences", "list", "--holder", holder, "--json").stdout.splitlines()
+    assert [json.loads(line)["licence"] for line in lines] == [licence_id]
+    assert json.loads(lines[0])["status"] == "active" and holder not in lines[0]
+    # and who read the holder's data (issuing it was not a read): nothing yet
+    assert ok("audit", "access", holder, "--json").stdout == ""
 
 
 def test_show_and_list_mask_a_uscc_as_a_uscc(tmp_path: Path) -> None:

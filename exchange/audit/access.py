@@ -48,6 +48,20 @@ class AccessEntry:
     details: Mapping[str, Any]
     intact: bool
 
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready, as `onceonly audit access --json` and the auditor's API give it."""
+        return {
+            "entry": self.index,
+            "time": self.time.isoformat(),
+            "kind": self.kind,
+            "actor": self.actor,
+            "role": self.role,
+            "purpose": self.purpose,
+            "service_item": self.service_item,
+            "details": dict(self.details),
+            "intact": self.intact,
+        }
+
 
 def access_report(
     engine: Engine,

@@ -96,6 +96,7 @@ def checkpoint_command() -> None:
 def access(
     subject: Annotated[str, typer.Argument(help="A resident ID number or a USCC.")],
     since: Annotated[datetime | None, typer.Option(help="Only accesses from this time.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines.")] = False,
 ) -> None:
     """Who accessed a subject's records and licences: when, who, for which purpose and item."""
     settings = get_settings()
@@ -113,6 +114,10 @@ def access(
         )
     finally:
         engine.dispose()
+    if as_json:
+        for entry in entries:
+            typer.echo(json.dumps(entry.as_dict(), ensure_ascii=False))
+        return
     table = Table("entry", "time", "what", "who", "role", "purpose", "service item")
     for entry in entries:
         table.add_row(

@@ -148,6 +148,7 @@ def show(
 @app.command(name="list")
 def list_licences(
     holder: Annotated[str, typer.Option("--holder", help="Resident ID or USCC.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines.")] = False,
 ) -> None:
     """The licences a holder holds (the newest version of each)."""
     with _book() as book:
@@ -156,6 +157,22 @@ def list_licences(
         except ValueError as exc:
             raise fail(f"--holder: {exc}") from exc
         rows = book.held_by(key)
+        if as_json:
+            for row in rows:
+                until = None if row.valid_until is None else row.valid_until.isoformat()
+                typer.echo(
+                    json.dumps(
+                        {
+                            "licence": row.id,
+                            "type_code": row.type_code,
+                            "version": row.version,
+                            "status": row.status,
+                            "issuer": row.issuer,
+                            "valid_until": until,
+                        }
+                    )
+                )
+            return
         table = Table("licence", "type", "version", "status", "valid until")
         table.columns[0].overflow = "fold"
         for row in rows:

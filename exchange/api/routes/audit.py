@@ -114,20 +114,7 @@ def access(body: AccessQuery, principal: AuditorDep, services: ServicesDep) -> d
             subject_secret=services.settings.passphrase,
             since=None if body.since is None else to_utc(body.since),
         )
-        return [
-            {
-                "entry": e.index,
-                "time": e.time.isoformat(),
-                "kind": e.kind,
-                "actor": e.actor,
-                "role": e.role,
-                "purpose": e.purpose,
-                "service_item": e.service_item,
-                "details": e.details,
-                "intact": e.intact,
-            }
-            for e in entries
-        ]
+        return [entry.as_dict() for entry in entries]
 
     entries, index = traced(
         services.audit,
