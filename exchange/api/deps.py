@@ -7,9 +7,15 @@ so several workers (processes or machines) can serve one PostgreSQL store.
 
 Authentication reads the bearer token on every request (one indexed read), so a revoked client is
 refused at once; `require` then checks the role.
+
+Where each dependency runs: FastAPI runs a plain ``def`` dependency in the threadpool, and each
+hop there and back costs about as much as a small query. So only what does I/O is sync (the
+token check, and closing a session that still holds a connection); what does none (finding the
+services, opening a session object, which connects lazily, checking the role) is ``async`` and
+runs on the event loop without a hop.
 """
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -17,6 +23,7 @@ from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from catalog.schema import Catalogue
 from exchange.access.clients import authenticate
@@ -34,17 +41,30 @@ class Services:
     audit: AuditLog
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
     return request.app.state.services
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-def get_session(services: ServicesDep) -> Iterator[Session]:
-    """A session for this request; the handler opens its own transactions."""
-    with Session(services.engine, expire_on_commit=False) as session:
+async def get_session(services: ServicesDep) -> AsyncIterator[Session]:
+    """A session for this request; the handler opens its own transactions.
+
+    Made on the event loop (a session connects only when first used). Closing a session that
+    still holds a transaction rolls it back and returns its connection to the pool: a round
+    trip on PostgreSQL, so there it happens in the threadpool; on SQLite it is a call into the
+    library on a local file (a read transaction's end releases a lock in shared memory), far
+    cheaper than the hop to a thread and back, so it happens here.
+    """
+    session = Session(services.engine, expire_on_commit=False)
+    try:
         yield session
+    finally:
+        if session.in_transaction() and services.engine.dialect.name != "sqlite":
+            await run_in_threadpool(session.close)
+        else:
+            session.close()
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
@@ -64,11 +84,11 @@ def get_principal(
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
-def require(*roles: Role) -> Callable[[Principal], Principal]:
+def require(*roles: Role) -> Callable[[Principal], Coroutine[None, None, Principal]]:
     """A dependency admitting only clients of ``roles`` (a 403 names the roles that may)."""
     allowed = frozenset(roles)
 
-    def check(principal: PrincipalDep) -> Principal:
+    async def check(principal: PrincipalDep) -> Principal:
         if principal.role not in allowed:
             names = ", ".join(sorted(role.value for role in allowed))
             raise Forbidden(
