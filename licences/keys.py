@@ -17,6 +17,7 @@ Why the rules are these:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -145,7 +146,17 @@ def list_keys(session: Session, owner: str | None = None) -> Sequence[SigningKey
 
 
 def public_key(key: SigningKey) -> Ed25519PublicKey:
-    return multikey.public_from_multibase(key.public_multibase)
+    return public_key_from_multibase(key.public_multibase)
+
+
+@functools.lru_cache(maxsize=1024)
+def public_key_from_multibase(encoded: str) -> Ed25519PublicKey:
+    """The key a stored ``publicKeyMultibase`` encodes, decoded once per process.
+
+    A pure function of the string, so caching it trusts nothing: the key's row (its owner, its
+    revocation) is still read on every verification, and a changed string is a new entry.
+    """
+    return multikey.public_from_multibase(encoded)
 
 
 def jwks(session: Session, owner: str | None = None) -> dict:

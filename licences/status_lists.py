@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from exchange.ingest.history import as_utc
@@ -90,8 +90,51 @@ def set_bit(session: Session, licence: LicenceVersion, purpose: StatusPurpose, v
 
 
 def bit(session: Session, licence: LicenceVersion, purpose: StatusPurpose) -> bool:
-    row = _list(session, list_id(licence.issuer, purpose, licence.status_number))
-    return Bitstring(row.size, row.bits).get(licence.status_index)
+    """The licence's bit in its list of ``purpose``, as stored now."""
+    return status_bits(session, licence, (purpose,))[purpose]
+
+
+#: Just the bits of lists by id: not the signed credential stored beside them, and no ORM
+#: object (a verification reads them on every call and changes nothing).
+_BITS = select(StatusList.id, StatusList.size, StatusList.bits).where(
+    StatusList.id.in_(bindparam("ids", expanding=True))
+)
+
+
+class StatusBits:
+    """A licence's bit in each list of its pair, read together in one query; a list that is
+    missing raises `StatusListNotFound` when its bit is asked for, so a caller that stops at
+    the revocation bit answers as it would had it read that list alone."""
+
+    def __init__(self, licence: LicenceVersion, found: Mapping[StatusPurpose, bool]) -> None:
+        self._licence = licence
+        self._found = found
+
+    def __getitem__(self, purpose: StatusPurpose) -> bool:
+        try:
+            return self._found[purpose]
+        except KeyError:
+            identifier = list_id(self._licence.issuer, purpose, self._licence.status_number)
+            raise StatusListNotFound(f"no status list {identifier!r}") from None
+
+
+def status_bits(
+    session: Session,
+    licence: LicenceVersion,
+    purposes: Iterable[StatusPurpose] = tuple(StatusPurpose),
+) -> StatusBits:
+    """The licence's bits in its lists of ``purposes`` (both, by default), in one query.
+
+    Read through the session (it flushes first, so a bit changed earlier in the same session
+    counts), never kept: a revocation takes effect at the next call.
+    """
+    ids = {list_id(licence.issuer, p, licence.status_number): p for p in purposes}
+    rows = session.execute(_BITS, {"ids": sorted(ids)})
+    found = {
+        ids[identifier]: Bitstring(size, bits).get(licence.status_index)
+        for identifier, size, bits in rows
+    }
+    return StatusBits(licence, found)
 
 
 def published_credential(

@@ -27,6 +27,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from sqlalchemy import Row, bindparam, select
 from sqlalchemy.orm import Session
 
 from exchange.ingest.history import as_utc
@@ -34,7 +35,7 @@ from exchange.store.base import utcnow
 from licences import proof, status_lists
 from licences.errors import BadSignature, MalformedDocument
 from licences.issuance import LicenceNotFound, document_hash
-from licences.keys import public_key
+from licences.keys import public_key_from_multibase
 from licences.models import LicenceStatus, LicenceVersion, SigningKey, StatusPurpose
 from licences.urls import PublicUrls
 
@@ -95,7 +96,7 @@ def verify_document(
             licence_id,
         )
     try:
-        proof.verify_proof(parsed, public_key(key))
+        proof.verify_proof(parsed, public_key_from_multibase(key.public_multibase), copied=False)
     except BadSignature as exc:
         return Verification(Outcome.BAD_SIGNATURE, str(exc), licence_id)
     except MalformedDocument as exc:
@@ -119,9 +120,10 @@ def verify_stored(session: Session, licence_id: str, *, urls: PublicUrls) -> Ver
 
 
 def _status(session: Session, row: LicenceVersion) -> Verification:
-    if status_lists.bit(session, row, StatusPurpose.REVOCATION):
+    bits = status_lists.status_bits(session, row)  # both lists of its pair, one read
+    if bits[StatusPurpose.REVOCATION]:
         return Verification(Outcome.REVOKED, f"revoked: {row.status_reason}", row.id, licence=row)
-    if status_lists.bit(session, row, StatusPurpose.SUSPENSION):
+    if bits[StatusPurpose.SUSPENSION]:
         return Verification(
             Outcome.SUSPENDED, f"suspended: {row.status_reason}", row.id, licence=row
         )
@@ -160,12 +162,23 @@ def _licence_id(document: dict[str, Any]) -> str:
     return identifier
 
 
-def _key(session: Session, urls: PublicUrls, method: Any) -> SigningKey | None:
+#: What a verification needs of a key, read afresh every time (a revocation counts at once),
+#: without building an ORM object for it.
+_KEY = select(
+    SigningKey.id,
+    SigningKey.owner,
+    SigningKey.public_multibase,
+    SigningKey.revoked_at,
+    SigningKey.revocation_reason,
+).where(SigningKey.id == bindparam("key_id"))
+
+
+def _key(session: Session, urls: PublicUrls, method: Any) -> Row[Any] | None:
     parsed = urls.parse_verification_method(method) if isinstance(method, str) else None
     if parsed is None:
         return None
     owner, key_id = parsed
-    key = session.get(SigningKey, key_id)
+    key = session.execute(_KEY, {"key_id": key_id}).first()
     return key if key is not None and key.owner == owner else None
 
 
