@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from catalog.schema import Catalogue, Dataset, SharingClass
@@ -332,19 +332,15 @@ def grants(
     """The approved requests of ``organisation`` in force at ``now`` (of one dataset, if given),
     as the field policy takes them. One query, on the ``(requester, dataset)`` index."""
     now = _aware(now, "now")
-    query = select(
-        SharingRequest.id,
-        SharingRequest.dataset,
-        SharingRequest.fields,
-        SharingRequest.service_items,
-        SharingRequest.expires_at,
-    ).where(
-        SharingRequest.requester == organisation,
-        SharingRequest.status == SharingStatus.APPROVED.value,
-        SharingRequest.expires_at > now,
-    )
+    parameters: dict[str, Any] = {
+        "requester": organisation,
+        "status": SharingStatus.APPROVED.value,
+        "now": now,
+    }
+    query = _GRANTS
     if dataset is not None:
-        query = query.where(SharingRequest.dataset == dataset)
+        query = _GRANTS_OF_DATASET
+        parameters["dataset"] = dataset
     return [
         Grant(
             request_id=row.id,
@@ -353,8 +349,27 @@ def grants(
             service_items=frozenset(row.service_items or ()),
             expires_at=_as_utc(row.expires_at),
         )
-        for row in session.execute(query.order_by(SharingRequest.id))
+        for row in session.execute(query, parameters)
     ]
+
+
+#: The grants query, built once (every precheck reads the client's grants; building the
+#: statement anew each time cost more than running it).
+_GRANT_COLUMNS = select(
+    SharingRequest.id,
+    SharingRequest.dataset,
+    SharingRequest.fields,
+    SharingRequest.service_items,
+    SharingRequest.expires_at,
+).where(
+    SharingRequest.requester == bindparam("requester"),
+    SharingRequest.status == bindparam("status"),
+    SharingRequest.expires_at > bindparam("now", type_=SharingRequest.expires_at.type),
+)
+_GRANTS = _GRANT_COLUMNS.order_by(SharingRequest.id)
+_GRANTS_OF_DATASET = _GRANT_COLUMNS.where(SharingRequest.dataset == bindparam("dataset")).order_by(
+    SharingRequest.id
+)
 
 
 def latest_expiry(now: datetime) -> datetime:

@@ -15,7 +15,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from exchange.ingest.history import as_utc
@@ -37,13 +37,14 @@ def newest_licences(
 ) -> dict[str, list[LicenceVersion]]:
     """The holder's licences by type: the newest version of each series, newest issued first
     (the freshest licence is the one to try first)."""
-    if type_codes is not None and not type_codes:
+    if type_codes is None:
+        found = session.scalars(_LICENCES, {"holder": holder})
+    elif not type_codes:
         return {}
-    query = select(LicenceVersion).where(LicenceVersion.holder_key == holder)
-    if type_codes is not None:
-        query = query.where(LicenceVersion.type_code.in_(sorted(type_codes)))
+    else:
+        found = session.scalars(_LICENCES_OF_TYPES, {"holder": holder, "types": sorted(type_codes)})
     newest: dict[str, LicenceVersion] = {}
-    for row in session.scalars(query):
+    for row in found:
         kept = newest.get(row.series)
         if kept is None or row.version > kept.version:
             newest[row.series] = row
@@ -60,11 +61,7 @@ def current_records(
     """The subject's current record in each of ``datasets`` that has one."""
     if not datasets:
         return {}
-    rows = session.execute(
-        select(Record.dataset_code, Record.version_from, Record.valid_from).where(
-            Record.subject_key == subject, Record.dataset_code.in_(sorted(datasets))
-        )
-    )
+    rows = session.execute(_RECORDS, {"subject": subject, "datasets": sorted(datasets)})
     return {
         code: CurrentRecord(code, version_from, as_utc(valid_from))
         for code, version_from, valid_from in rows
@@ -75,9 +72,22 @@ def head_versions(session: Session, datasets: Collection[str]) -> dict[str, int]
     """Each dataset's newest version number (datasets with no version yet are absent)."""
     if not datasets:
         return {}
-    rows = session.execute(
-        select(DatasetVersion.dataset_code, func.max(DatasetVersion.version))
-        .where(DatasetVersion.dataset_code.in_(sorted(datasets)))
-        .group_by(DatasetVersion.dataset_code)
-    )
+    rows = session.execute(_HEADS, {"datasets": sorted(datasets)})
     return {code: version for code, version in rows}
+
+
+# The statements, built once: every precheck runs the three of them, and building a statement
+# (columns, operators, an IN list) cost more than SQLAlchemy's cached compilation of it.
+_LICENCES = select(LicenceVersion).where(LicenceVersion.holder_key == bindparam("holder"))
+_LICENCES_OF_TYPES = _LICENCES.where(
+    LicenceVersion.type_code.in_(bindparam("types", expanding=True))
+)
+_RECORDS = select(Record.dataset_code, Record.version_from, Record.valid_from).where(
+    Record.subject_key == bindparam("subject"),
+    Record.dataset_code.in_(bindparam("datasets", expanding=True)),
+)
+_HEADS = (
+    select(DatasetVersion.dataset_code, func.max(DatasetVersion.version))
+    .where(DatasetVersion.dataset_code.in_(bindparam("datasets", expanding=True)))
+    .group_by(DatasetVersion.dataset_code)
+)

@@ -22,8 +22,9 @@ issue names it as a reason an applicant must hand a material over.
 
 Cost: three indexed queries for the whole plan (the applicant's licences of every type the
 plan could use, the applicant's current records in every dataset it could use, those datasets'
-newest versions), then, per licence tried, the signature check and the status-list bits; the
-keys and status lists are read once per session, so a reused session pays for them once.
+newest versions), then, per licence tried, two more (its issuer key's row; its bits in both
+status lists, without the lists' signed credentials) and the signature check. Neither is kept
+between verifications, so a key or licence revoked a moment ago fails at once.
 No record content is read: the answer names fields, never values.
 
 Totals: ``no_longer_handed_over`` counts ``held_licence + held_data + commitment``. A commitment
