@@ -11,7 +11,7 @@ replayed through one ``sqlite3`` connection (its statement cache makes them prep
 and fetched whole. Recording rather than rewriting them keeps the baseline honest as the
 precheck changes: it is always exactly the reads the precheck performs (the platform's grants,
 the applicant's licences by holder and type, their records by subject and dataset, the
-datasets' head versions, per issuer its signing key, per licence its two status-list rows).
+datasets' head versions, per licence its signing key and its two status bits).
 
 The first pass also warms the page cache for both, so neither is timed on a cold disk. Both
 are timed per applicant with ``perf_counter``; the report gives median and p99 of each and
@@ -51,7 +51,7 @@ PARTS = {
     "document hash (JCS + SHA-256 again)": ("issuance.py", "document_hash"),
     "document JSON parse": ("verification.py", "_parse"),
     "signing key read": ("verification.py", "_key"),
-    "status-list bits (2 per licence)": ("status_lists.py", "bit"),
+    "status-list bits (both lists, one read)": ("status_lists.py", "status_bits"),
     "licences read (newest_licences)": ("held.py", "newest_licences"),
     "records read (current_records)": ("held.py", "current_records"),
     "head versions read": ("held.py", "head_versions"),
