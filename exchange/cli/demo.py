@@ -127,7 +127,7 @@ def demo(
     out.print(summary)
     out.print(
         "go on: [bold]onceonly serve[/] (the API; OpenAPI at http://127.0.0.1:8000/docs), "
-        "[bold]make dagster[/] (the asset graph and runs), "
+        "[bold]make dagster[/] (`dagster dev` over this repository: the asset graph and runs), "
         f"the verification page: {settings.urls.verify_page(shown.licence_id)}; "
         "[bold]onceonly datasets show household_registration[/], "
         "[bold]onceonly audit access[/] SUBJECT, [bold]onceonly keys list[/]"
