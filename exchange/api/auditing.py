@@ -112,6 +112,28 @@ def traced(
     return result, receipt.index
 
 
+def traced_lookup(
+    audit: AuditLog,
+    principal: Principal,
+    asked: LookupPurpose,
+    *,
+    subject: str,
+    run: Callable[[], T],
+    summary: Callable[[T], Mapping[str, Any]],
+) -> tuple[T, int]:
+    """`traced` for a lookup of ``subject`` (as the client sent it) for ``asked``'s purpose."""
+    return traced(
+        audit,
+        principal,
+        kind=AuditKind.LOOKUP,
+        subject=subject_or_none(subject),
+        purpose=asked.purpose,
+        service_item=asked.service_item,
+        run=run,
+        summary=summary,
+    )
+
+
 def _event(
     kind: AuditKind,
     principal: Principal,

@@ -12,11 +12,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query
 from pydantic import AwareDatetime, BaseModel, Field
 
-from exchange.api.auditing import LookupPurpose, subject_or_none, traced
+from exchange.api.auditing import LookupPurpose, traced_lookup
 from exchange.api.deps import BIG_MAX, INT_MAX, AuditorDep, OperatorDep, OversightDep, ServicesDep
 from exchange.audit import ProofError, access_report
 from exchange.audit.checkpoint import Checkpoint
-from exchange.audit.events import AuditKind
 from exchange.audit.wiring import checkpoint, verify
 from exchange.errors import InvalidRequest, NotFound
 from exchange.identifiers.subjects import validate_subject
@@ -116,13 +115,11 @@ def access(body: AccessQuery, principal: AuditorDep, services: ServicesDep) -> d
         )
         return [entry.as_dict() for entry in entries]
 
-    entries, index = traced(
+    entries, index = traced_lookup(
         services.audit,
         principal,
-        kind=AuditKind.LOOKUP,
-        subject=subject_or_none(body.subject),
-        purpose=body.purpose,
-        service_item=body.service_item,
+        body,
+        subject=body.subject,
         run=run,
         summary=lambda found: {"report": "access", "entries": len(found)},
     )
@@ -159,13 +156,11 @@ def record_lineage(
         except RecordNotFound as exc:
             raise NotFound(str(exc), code="no_record") from exc
 
-    trace, index = traced(
+    trace, index = traced_lookup(
         services.audit,
         principal,
-        kind=AuditKind.LOOKUP,
-        subject=subject_or_none(body.subject),
-        purpose=body.purpose,
-        service_item=body.service_item,
+        body,
+        subject=body.subject,
         run=run,
         summary=lambda _trace: {"report": "lineage", "dataset": body.dataset},
     )

@@ -13,9 +13,8 @@ from fastapi import APIRouter, Query
 from pydantic import AwareDatetime, BaseModel, Field
 
 from exchange.access.roles import Principal
-from exchange.api.auditing import LookupPurpose, check_purpose, traced
+from exchange.api.auditing import LookupPurpose, check_purpose, traced_lookup
 from exchange.api.deps import ConsumerDep, DepartmentDep, Services, ServicesDep, SessionDep
-from exchange.audit.events import AuditKind
 from licences.issuance import LicenceBook, Lineage, NewLicence
 from licences.models import LicenceVersion
 
@@ -147,13 +146,11 @@ def read_licence(
     check_purpose(services.catalogue, principal, asked)
     book = _book(services, session, principal)
     row = book.get(licence_id)
-    out, index = traced(
+    out, index = traced_lookup(
         services.audit,
         principal,
-        kind=AuditKind.LOOKUP,
+        asked,
         subject=row.holder_key,
-        purpose=asked.purpose,
-        service_item=asked.service_item,
         run=lambda: licence_out(row),
         summary=lambda _out: {"licence": row.id, "status": row.status},
     )

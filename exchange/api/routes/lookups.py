@@ -11,9 +11,8 @@ from fastapi import APIRouter
 from pydantic import AwareDatetime, Field
 
 from exchange.access.sharing import grants
-from exchange.api.auditing import LookupPurpose, check_purpose, subject_or_none, traced
+from exchange.api.auditing import LookupPurpose, check_purpose, traced_lookup
 from exchange.api.deps import INT_MAX, ConsumerDep, ServicesDep, SessionDep
-from exchange.audit.events import AuditKind
 from exchange.lookup.records import lookup_licences, lookup_records
 from exchange.store.base import utcnow
 
@@ -58,13 +57,11 @@ def records(
         )
         return [record.as_dict() for record in served]
 
-    served, index = traced(
+    served, index = traced_lookup(
         services.audit,
         principal,
-        kind=AuditKind.LOOKUP,
-        subject=subject_or_none(body.subject),
-        purpose=body.purpose,
-        service_item=body.service_item,
+        body,
+        subject=body.subject,
         run=run,
         summary=lambda out: {
             "records": {r["dataset"]: sorted(r["fields"]) for r in out if r["found"]},
@@ -91,13 +88,11 @@ def licences(
         )
         return [summary.as_dict() for summary in found]
 
-    found, index = traced(
+    found, index = traced_lookup(
         services.audit,
         principal,
-        kind=AuditKind.LOOKUP,
-        subject=subject_or_none(body.subject),
-        purpose=body.purpose,
-        service_item=body.service_item,
+        body,
+        subject=body.subject,
         run=run,
         summary=lambda out: {"licences": [item["licence_id"] for item in out]},
     )

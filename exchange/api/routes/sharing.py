@@ -102,31 +102,26 @@ def read(
     return view.as_dict()
 
 
-@router.post("/{request_id}/approve", summary="Approve a request addressed to your department")
-def approve(
-    request_id: RequestId,
-    body: Decision,
-    principal: DepartmentDep,
-    services: ServicesDep,
-    session: SessionDep,
-) -> dict[str, Any]:
-    with session.begin():
-        view = _book(services, session, principal).approve(
-            request_id, by_department=principal.organisation, reason=body.reason
-        )
-    return view.as_dict()
+def _decision_route(decision: str, summary: str) -> None:
+    """``POST /sharing-requests/{id}/approve`` or ``…/refuse``: the provider decides."""
+
+    def decide(
+        request_id: RequestId,
+        body: Decision,
+        principal: DepartmentDep,
+        services: ServicesDep,
+        session: SessionDep,
+    ) -> dict[str, Any]:
+        with session.begin():
+            book = _book(services, session, principal)
+            view = getattr(book, decision)(
+                request_id, by_department=principal.organisation, reason=body.reason
+            )
+        return view.as_dict()
+
+    decide.__name__ = decision
+    router.post(f"/{{request_id}}/{decision}", summary=summary)(decide)
 
 
-@router.post("/{request_id}/refuse", summary="Refuse a request addressed to your department")
-def refuse(
-    request_id: RequestId,
-    body: Decision,
-    principal: DepartmentDep,
-    services: ServicesDep,
-    session: SessionDep,
-) -> dict[str, Any]:
-    with session.begin():
-        view = _book(services, session, principal).refuse(
-            request_id, by_department=principal.organisation, reason=body.reason
-        )
-    return view.as_dict()
+_decision_route("approve", "Approve a request addressed to your department")
+_decision_route("refuse", "Refuse a request addressed to your department")
