@@ -206,7 +206,7 @@ def proofs(folder: Path, size: int, samples: int) -> dict[str, object]:
 
 
 def precheck_throughput(
-    people: int, seconds: float, threads: int, progress: Console
+    people: int, seconds: float, threads: tuple[int, ...], progress: Console
 ) -> dict[str, object]:
     """Precheck throughput with the audit log on against off (target >= 0.8): see
     `bench._audit_precheck`."""
@@ -267,7 +267,9 @@ def main(argv: list[str] | None = None) -> int:
         "--precheck-people", type=int, default=1_000_000, help="the city of bench/lookup's store"
     )
     parser.add_argument("--precheck-seconds", type=float, default=8.0, help="per precheck run")
-    parser.add_argument("--precheck-threads", type=int, default=8, help="concurrent prechecks")
+    parser.add_argument(
+        "--precheck-threads", default="8,32", help="concurrencies of the precheck runs, e.g. 8,32"
+    )
     parser.add_argument("--json", action="store_true", help="write the figures as JSON only")
     args = parser.parse_args(argv)
     progress = Console(stderr=True)
@@ -281,9 +283,8 @@ def main(argv: list[str] | None = None) -> int:
             figures["proofs"].append(proofs(work, size, args.samples))
             (work / f"tree-{size}.sqlite").unlink()
             size *= 10
-    precheck = precheck_throughput(
-        args.precheck_people, args.precheck_seconds, args.precheck_threads, progress
-    )
+    threads = tuple(int(count) for count in args.precheck_threads.split(","))
+    precheck = precheck_throughput(args.precheck_people, args.precheck_seconds, threads, progress)
     figures["precheck"] = precheck
     if args.json:
         json.dump(figures, sys.stdout, indent=2)
@@ -293,10 +294,15 @@ def main(argv: list[str] | None = None) -> int:
     for table in _tables(figures):
         console.print(table)
     met = "met" if precheck["ratio"] >= precheck["target"] else "MISSED"
+    for count, run in precheck["by_threads"].items():
+        console.print(
+            f"precheck, {count} threads, {precheck['people']:,} people: audit off "
+            f"{run['off']:,}/s, on {run['on']:,}/s ({run['on'] / run['off']:.2f})"
+        )
     console.print(
-        f"precheck, {precheck['threads']} threads, {precheck['people']:,} people: audit off "
-        f"{precheck['audit_off_per_s']:,}/s, on {precheck['audit_on_per_s']:,}/s: on / off = "
-        f"{precheck['ratio']} (target >= {precheck['target']}: {met})"
+        f"precheck throughput, best of each: audit off {precheck['audit_off_per_s']:,}/s, on "
+        f"{precheck['audit_on_per_s']:,}/s: on / off = {precheck['ratio']} "
+        f"(target >= {precheck['target']}: {met})"
     )
     return 0
 
