@@ -252,3 +252,13 @@ def test_an_oversize_request_body_is_refused_before_it_is_read(api: Api) -> None
     huge = {"applicant": "x", "bundle": "newborn_birth", "purpose": "x" * (2 * 1024 * 1024)}
     response = api.post("/precheck", "platform", json=huge)
     assert response.status_code == 413 and response.json()["error"] == "too_large"
+
+
+def test_a_purpose_quoting_the_identifier_is_refused_and_never_logged(city: City, api: Api) -> None:
+    person = city.married_person()
+    body = {"applicant": person, **NEWBORN, "purpose": f"受理 {person.lower()} 的申请"}
+    response = api.post("/precheck", "platform", json=body)
+    assert response.status_code == 422 and response.json()["error"] == "identifier_in_purpose"
+    with Session(api.engine) as session:
+        leaves = "\n".join(session.scalars(select(AuditEntry.leaf)))
+    assert person not in leaves.upper()

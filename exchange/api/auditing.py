@@ -98,6 +98,15 @@ def traced(
     a ``refusal`` with its code, then the error goes on to the client.
     """
     base = dict(details or {})
+    if subject is not None and purpose is not None and subject in purpose.upper():
+        # the log keeps a subject only as its keyed hash: a purpose quoting the identifier
+        # would put it in the clear, so the lookup is refused (and recorded without it)
+        code = "identifier_in_purpose"
+        refusal = {**base, "refused": kind.value, "code": code}
+        audit.record(_event(AuditKind.REFUSAL, principal, subject, None, service_item, refusal))
+        raise InvalidRequest(
+            "the purpose quotes the subject's identifier; state why, not whom", code=code
+        )
     try:
         result = run()
     except (ExchangeError, LicenceError, IdentifierError, InvalidSubject) as exc:
