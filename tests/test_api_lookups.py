@@ -224,6 +224,8 @@ def test_a_material_handed_over_though_held_is_flagged_per_department(city: City
     answers = {a["material"]: a for a in response.json()["submissions"]}
     assert answers["household_register"]["flagged"]
     assert not answers["application_form"]["flagged"]
+    logged = entry(api, response.json()["audit_entry"])  # committed with the flags
+    assert logged["kind"] == "submission" and logged["details"]["flagged"] == ["household_register"]
     flags = {row["department"]: row for row in api.get("/submissions/flags", "auditor").json()}
     assert flags["psb"]["flagged"] >= 1
 

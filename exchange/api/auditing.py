@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, Field, field_validator
+from sqlalchemy.orm import Session
 
 from catalog.schema import Catalogue
 from exchange.access.roles import Principal, Role
@@ -91,11 +92,15 @@ def traced(
     run: Callable[[], T],
     summary: Callable[[T], Mapping[str, Any]],
     details: Mapping[str, Any] | None = None,
+    within: Session | None = None,
 ) -> tuple[T, int]:
     """Run a lookup and make its audit entry durable; returns the result and the entry's index.
 
     A refused lookup (a service error: bad identifier, unknown code, not allowed) is recorded as
-    a ``refusal`` with its code, then the error goes on to the client.
+    a ``refusal`` with its code, then the error goes on to the client. A lookup that also
+    writes (a submission report) passes its session as ``within``: it runs in one transaction
+    of that session, and its entry is appended in the same transaction, so the rows and their
+    trace commit together or not at all.
     """
     base = dict(details or {})
     if subject is not None and purpose is not None and subject in purpose.upper():
@@ -108,7 +113,16 @@ def traced(
             "the purpose quotes the subject's identifier; state why, not whom", code=code
         )
     try:
-        result = run()
+        if within is None:
+            result = run()
+        else:
+            with within.begin():
+                result = run()
+                entry = _event(
+                    kind, principal, subject, purpose, service_item, {**base, **summary(result)}
+                )
+                (receipt,) = audit.append(within, [entry])
+            return result, receipt.index
     except (ExchangeError, LicenceError, IdentifierError, InvalidSubject) as exc:
         code = getattr(exc, "code", None) or "invalid_subject"
         refusal: dict[str, Any] = {**base, "refused": kind.value, "code": code}

@@ -88,21 +88,20 @@ def report(
     now = utcnow()
 
     def run() -> list[dict[str, Any]]:
-        with session.begin():
-            answers = report_submission(
-                session,
-                services.catalogue,
-                applicant=body.applicant,
-                service_item=body.service_item,
-                materials=body.materials,
-                client=principal.client,
-                organisation=principal.organisation,
-                grants=grants(session, principal.organisation, now=now),
-                subject_secret=services.settings.passphrase,
-                urls=services.settings.urls,
-                now=now,
-            )
-            return [answer.as_dict() for answer in answers]
+        answers = report_submission(
+            session,
+            services.catalogue,
+            applicant=body.applicant,
+            service_item=body.service_item,
+            materials=body.materials,
+            client=principal.client,
+            organisation=principal.organisation,
+            grants=grants(session, principal.organisation, now=now),
+            subject_secret=services.settings.passphrase,
+            urls=services.settings.urls,
+            now=now,
+        )
+        return [answer.as_dict() for answer in answers]
 
     answers, index = traced(
         services.audit,
@@ -116,6 +115,7 @@ def report(
             "materials": {a["material"]: a["outcome"] for a in out},
             "flagged": sorted(a["material"] for a in out if a["flagged"]),
         },
+        within=session,  # the flags and their trace in one transaction
     )
     return {"submissions": answers, "audit_entry": index}
 
