@@ -15,6 +15,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,9 @@ class World:
     api: Api
     settings: Settings
     serial: Iterator[int]
+    batch_file: Path = Path()  # a business register file, registered as `batch_id`
+    batch_id: str = ""
+    licence_id: str = ""  # a business licence of market regulation's
 
     def licence(self) -> str:
         """A fresh business licence issued by market regulation."""
@@ -110,9 +114,7 @@ class World:
         return name
 
 
-def _in_a_year():  # type: ignore[no-untyped-def]
-    from datetime import UTC, datetime, timedelta
-
+def _in_a_year() -> datetime:
     return datetime.now(UTC) + timedelta(days=365)
 
 
@@ -127,16 +129,16 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         engine = make_engine(settings=settings)
         with api_over(engine, settings) as api:
             world = World(api, settings, itertools.count(1))
-            world.batch_file = _business_csv(home.parent / "register.csv")  # type: ignore[attr-defined]
+            world.batch_file = _business_csv(home.parent / "register.csv")
             services = api.client.app.state.services
-            world.batch_id, _ = register_file(  # type: ignore[attr-defined]
+            batch, _ = register_file(
                 engine,
                 settings,
                 services.catalogue.dataset("business_registration"),
-                world.batch_file,  # type: ignore[attr-defined]
+                world.batch_file,
             )
-            world.batch_id = world.batch_id.id  # type: ignore[attr-defined]
-            world.licence_id = world.licence()  # type: ignore[attr-defined]
+            world.batch_id = batch.id
+            world.licence_id = world.licence()
             checkpoint(settings, engine)
             yield world
         engine.dispose()
@@ -150,9 +152,6 @@ def _business_csv(path: Path) -> Path:
     return path
 
 
-Call = Callable[[World, str], Any]
-
-
 @dataclass(frozen=True)
 class Case:
     name: str
@@ -162,12 +161,18 @@ class Case:
     call: Callable[[World], tuple[str, dict[str, Any]]]  # -> (url, request kwargs)
 
 
-def case(name: str, method: str, route: str, allowed: set[str] | frozenset[str], call) -> Case:  # type: ignore[no-untyped-def]
+def case(
+    name: str,
+    method: str,
+    route: str,
+    allowed: set[str] | frozenset[str],
+    call: Callable[[World], tuple[str, dict[str, Any]]],
+) -> Case:
     return Case(name, method, route, frozenset(allowed), call)
 
 
 def _upload(w: World) -> tuple[str, dict[str, Any]]:
-    data = w.batch_file.read_bytes()  # type: ignore[attr-defined]
+    data = w.batch_file.read_bytes()
     return (
         "/batches?dataset=business_registration",
         {"files": {"file": ("register.csv", data, "text/csv")}},
@@ -190,7 +195,7 @@ CASES = [
         "/verify/{licence_id}",
         PUBLIC,
         lambda w: (f"/verify/{w.licence_id}", {}),
-    ),  # type: ignore[attr-defined]
+    ),
     case(
         "status list",
         "GET",
@@ -209,7 +214,7 @@ CASES = [
         "/batches/{batch_id}",
         {"market", "auditor", "operator"},
         lambda w: (f"/batches/{w.batch_id}", {}),
-    ),  # type: ignore[attr-defined]
+    ),
     case(
         "list own batches",
         "GET",
@@ -238,7 +243,7 @@ CASES = [
         "/licences/{licence_id}",
         {"market", "civil", "platform"},
         lambda w: (f"/licences/{w.licence_id}", {"params": PURPOSE}),
-    ),  # type: ignore[attr-defined]
+    ),
     # licences: only the issuing department changes its own
     case(
         "issue",
@@ -410,7 +415,7 @@ CASES = [
         "/audit/lineage/licences/{licence_id}",
         {"auditor"},
         lambda w: (f"/audit/lineage/licences/{w.licence_id}", {}),
-    ),  # type: ignore[attr-defined]
+    ),
     case(
         "record lineage",
         "POST",
