@@ -357,7 +357,7 @@ def issue_for_holders(
         )
     upserted, _ended = version_changes(engine, source.dataset, version)
     wanted = set(reserved)
-    qualifying = [r for r in upserted if derivation._qualifies(source, r.data)]
+    qualifying = [r for r in upserted if derivation.qualifies(source, r.data)]
     chosen = [r for r in qualifying if r.subject_key in wanted]
     rest = [r for r in qualifying if r.subject_key not in wanted]
     drawn = random.Random(seed).sample(rest, min(others, len(rest)))
@@ -365,8 +365,8 @@ def issue_for_holders(
     chosen += drawn
     new = []
     for record in chosen:
-        values, name = derivation._fields(licence_type, source, record.data)
-        lineage = derivation._lineage(source.dataset, version, record)
+        values, name = derivation.licence_fields(licence_type, source, record.data)
+        lineage = derivation.lineage_of(source.dataset, version, record)
         new.append(NewLicence(record.subject_key, name, values, lineage))
     with Session(engine) as session, session.begin():
         book = LicenceBook(session, catalogue, passphrase=settings.passphrase, urls=settings.urls)

@@ -102,13 +102,13 @@ def _apply(
     new: list[NewLicence] = []
     for record in upserted:
         current = held.get(record.subject_key)
-        if not _qualifies(source, record.data):
+        if not qualifies(source, record.data):
             if current is not None:
                 reason = f"the {source.dataset} record no longer qualifies in version {version}"
                 _revoke(book, current, issuer, reason, result)
             continue
-        values, name = _fields(licence_type, source, record.data)
-        lineage = _lineage(source.dataset, version, record)
+        values, name = licence_fields(licence_type, source, record.data)
+        lineage = lineage_of(source.dataset, version, record)
         if current is None:
             new.append(NewLicence(record.subject_key, name, values, lineage))
         elif current.status == LicenceStatus.SUSPENDED:
@@ -146,18 +146,21 @@ def _revoke(
     result.revoked += 1
 
 
-def _qualifies(source: LicenceSource, data: dict[str, Any]) -> bool:
+def qualifies(source: LicenceSource, data: dict[str, Any]) -> bool:
+    """Whether a source record earns the licence (its ``where`` values)."""
     return all(data.get(name) in values for name, values in source.where.items())
 
 
-def _fields(
+def licence_fields(
     licence_type: LicenceType, source: LicenceSource, data: dict[str, Any]
 ) -> tuple[dict[str, str], str]:
+    """The licence's fields mapped from a source record, checked, and the holder's name."""
     values = {name: data.get(column) for name, column in source.mapping.items()}
     return check_fields(licence_type, values, complete=False), str(data[source.holder_name_field])
 
 
-def _lineage(dataset: str, version: int, record: StoredRecord) -> Lineage:
+def lineage_of(dataset: str, version: int, record: StoredRecord) -> Lineage:
+    """A derived licence version's lineage: the source record it was made from."""
     return Lineage(
         source_dataset=dataset,
         source_version=version,
