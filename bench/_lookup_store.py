@@ -49,8 +49,8 @@ from typing import Any
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from catalog.schema import Catalogue, SharingClass
-from exchange.access.policy import field_class
+from catalog.schema import Catalogue
+from exchange.access.policy import requestable
 from exchange.access.sharing import SharingBook, latest_expiry
 from exchange.audit.wiring import audit_log
 from exchange.bootstrap import initialise
@@ -390,12 +390,7 @@ def approve_sharing(engine: Any, settings: Settings, catalogue: Catalogue) -> in
     approved = 0
     with audit_log(settings, engine) as log, Session(engine) as session, session.begin():
         for dataset in catalogue.datasets:
-            fields = [
-                f.name
-                for f in dataset.fields
-                if field_class(dataset, f) is SharingClass.CONDITIONAL
-                or (field_class(dataset, f) is SharingClass.UNCONDITIONAL and f.sensitive)
-            ]
+            fields = [f.name for f in dataset.fields if requestable(dataset, f)]
             if not fields:
                 continue
             asking = SharingBook(session, catalogue, log, actor="bench-platform", role="platform")

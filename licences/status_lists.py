@@ -89,11 +89,6 @@ def set_bit(session: Session, licence: LicenceVersion, purpose: StatusPurpose, v
     row.updated_at = utcnow()
 
 
-def bit(session: Session, licence: LicenceVersion, purpose: StatusPurpose) -> bool:
-    """The licence's bit in its list of ``purpose``, as stored now."""
-    return status_bits(session, licence, (purpose,))[purpose]
-
-
 #: Just the bits of lists by id: not the signed credential stored beside them, and no ORM
 #: object (a verification reads them on every call and changes nothing).
 _BITS = select(StatusList.id, StatusList.size, StatusList.bits).where(

@@ -69,6 +69,16 @@ def field_class(dataset: Dataset, field: DatasetField) -> SharingClass:
     return field.sharing or dataset.sharing_class
 
 
+def requestable(dataset: Dataset, field: DatasetField) -> bool:
+    """Whether a sharing request can open ``field``: a conditional field, or an unconditional
+    one served masked because it is sensitive. A 不予共享 field never; any other field is
+    served without asking."""
+    sharing = field_class(dataset, field)
+    return sharing is SharingClass.CONDITIONAL or (
+        sharing is SharingClass.UNCONDITIONAL and field.sensitive
+    )
+
+
 def decide_fields(
     dataset: Dataset,
     *,

@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session
 
 from catalog.schema import Catalogue, Dataset, SharingClass
 from exchange.access.models import SharingRequest, SharingStatus
-from exchange.access.policy import Grant, field_class
+from exchange.access.policy import Grant, field_class, requestable
 from exchange.audit import AuditEvent, AuditKind, AuditLog
 from exchange.errors import Conflict, Forbidden, InvalidRequest, NotFound
 from exchange.store.base import utcnow
@@ -408,12 +408,7 @@ def _check_fields(dataset: Dataset, fields: Sequence[str]) -> tuple[str, ...]:
             code="field_not_shared",
             fields=never,
         )
-    free = [
-        name
-        for name in wanted
-        if field_class(dataset, known[name]) is SharingClass.UNCONDITIONAL
-        and not known[name].sensitive
-    ]
+    free = [name for name in wanted if not requestable(dataset, known[name])]
     if free:
         raise InvalidRequest(
             f"{', '.join(map(repr, free))} of {dataset.code!r} "

@@ -136,9 +136,9 @@ class InclusionProof:
         return {
             "entry": self.index,
             "tree_size": self.tree_size,
-            "leaf_hash": _b64(self.leaf_hash),
-            "path": [_b64(node) for node in self.path],
-            "root": _b64(self.root),
+            "leaf_hash": b64(self.leaf_hash),
+            "path": [b64(node) for node in self.path],
+            "root": b64(self.root),
         }
 
 
@@ -165,13 +165,14 @@ class ConsistencyProof:
         return {
             "old_size": self.old_size,
             "new_size": self.new_size,
-            "old_root": _b64(self.old_root),
-            "new_root": _b64(self.new_root),
-            "path": [_b64(node) for node in self.path],
+            "old_root": b64(self.old_root),
+            "new_root": b64(self.new_root),
+            "path": [b64(node) for node in self.path],
         }
 
 
-def _b64(value: bytes) -> str:
+def b64(value: bytes) -> str:
+    """A hash as the JSON forms of proofs, reports and checkpoints spell it: base64."""
     return base64.b64encode(value).decode()
 
 

@@ -25,7 +25,6 @@ three links, each reported on its own so that one tampering is not drowned in it
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -46,7 +45,7 @@ from exchange.audit.checkpoint import (
     read_witness,
 )
 from exchange.audit.events import parse_time
-from exchange.audit.log import read_head, read_nodes
+from exchange.audit.log import b64, read_head, read_nodes
 from exchange.audit.models import AuditCheckpoint, AuditEntry, AuditNode
 
 __all__ = ["Problem", "ProblemKind", "VerifyReport", "verify_log"]
@@ -102,7 +101,7 @@ class VerifyReport:
         return {
             "ok": self.ok,
             "entries": self.entries,
-            "root": base64.b64encode(self.root).decode(),
+            "root": b64(self.root),
             "first_bad_entry": self.first_bad_entry,
             "checkpoints": self.checkpoints,
             "witnessed": self.witnessed,

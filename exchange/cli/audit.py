@@ -3,7 +3,6 @@ accessed a subject's data."""
 
 from __future__ import annotations
 
-import base64
 import json
 from datetime import datetime
 from typing import Annotated
@@ -12,6 +11,7 @@ import typer
 from rich.table import Table
 
 from exchange.audit import ProofError, access_report
+from exchange.audit.log import b64
 from exchange.audit.wiring import audit_log, checkpoint, verify
 from exchange.cli.console import fail, out
 from exchange.identifiers.subjects import mask_subject, validate_subject
@@ -20,10 +20,6 @@ from exchange.settings import get_settings
 from exchange.store.engine import make_engine
 
 app = typer.Typer(help="The audit log: verify, prove, checkpoint, access.", no_args_is_help=True)
-
-
-def _b64(value: bytes) -> str:
-    return base64.b64encode(value).decode()
 
 
 @app.command(name="verify")
@@ -40,7 +36,7 @@ def verify_command(
         typer.echo(json.dumps(report.as_dict()))
     elif report.ok:
         out.print(
-            f"[green]intact[/]: {report.entries:,} entries, root {_b64(report.root)}, "
+            f"[green]intact[/]: {report.entries:,} entries, root {b64(report.root)}, "
             f"{report.checkpoints} checkpoints, {report.witnessed} witnessed"
         )
     else:

@@ -21,8 +21,8 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from catalog.bundles import plan_bundle
-from catalog.schema import Catalogue, SharingClass, SubjectKind
-from exchange.access.policy import field_class
+from catalog.schema import Catalogue, SubjectKind
+from exchange.access.policy import requestable
 from exchange.access.sharing import SharingBook, grants
 from exchange.audit.events import AuditEvent, AuditKind
 from exchange.audit.wiring import audit_log
@@ -72,10 +72,7 @@ def grant_platform(settings: Settings, engine: Engine, catalogue: Catalogue) -> 
                     continue
                 dataset = catalogue.dataset(source.dataset)
                 for name in source.fields:
-                    field = dataset.field(name)
-                    sharing = field_class(dataset, field)
-                    restricted = sharing is SharingClass.CONDITIONAL or field.sensitive
-                    if restricted and sharing is not SharingClass.NOT_SHARED:
+                    if requestable(dataset, dataset.field(name)):
                         wanted.setdefault(dataset.code, set()).add(name)
     expires = utcnow() + timedelta(days=365)
     approved = 0

@@ -5,7 +5,6 @@ Reading an access report or a record's lineage names a subject, so it is itself 
 goes into the log (kind ``lookup``) before the answer leaves, like any other lookup.
 """
 
-import base64
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -16,6 +15,7 @@ from exchange.api.auditing import LookupPurpose, traced_lookup
 from exchange.api.deps import BIG_MAX, INT_MAX, AuditorDep, OperatorDep, OversightDep, ServicesDep
 from exchange.audit import ProofError, access_report
 from exchange.audit.checkpoint import Checkpoint
+from exchange.audit.log import b64
 from exchange.audit.wiring import checkpoint, verify
 from exchange.errors import InvalidRequest, NotFound
 from exchange.identifiers.subjects import validate_subject
@@ -50,7 +50,7 @@ def _checkpoint_out(signed: Checkpoint) -> CheckpointOut:
     return CheckpointOut(
         origin=signed.origin,
         size=signed.size,
-        root=base64.b64encode(signed.root).decode(),
+        root=b64(signed.root),
         time=signed.time,
         key_id=signed.key_id,
         note=signed.note,
