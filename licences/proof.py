@@ -34,11 +34,10 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
-import rfc8785
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from exchange import jcs
 from licences.errors import BadSignature, MalformedDocument
 from licences.multikey import base58btc, from_base58btc
 
@@ -91,61 +90,16 @@ def proof_options(
 
 
 def canonical(value: Any) -> bytes:
-    """RFC 8785 JSON Canonicalization Scheme (UTF-8 bytes).
+    """RFC 8785 JSON Canonicalization Scheme (UTF-8 bytes), by `exchange.jcs` (fast where
+    orjson provably agrees, ``rfc8785`` otherwise).
 
     Values JCS cannot represent (integers beyond +-2^53, NaN, non-string keys, lone surrogates)
     raise :class:`~licences.errors.MalformedDocument`.
-
-    Speed: ``rfc8785`` is pure Python and costs as much as the signature itself (LIMITS.md), so
-    values made only of strings, small integers, booleans, null, lists and objects whose keys
-    are all in the Basic Multilingual Plane go through ``orjson`` with sorted keys instead. For
-    exactly those values the two agree byte for byte: UTF-16 key order equals code point order
-    inside the BMP, and both escape only ``"``, ``\\`` and control characters, the same way.
-    ``tests/test_licences_canonical.py`` proves the agreement against ``rfc8785`` with
-    hypothesis; anything else (floats, big integers, astral keys) takes ``rfc8785``.
     """
-    if _orjson_safe(value):
-        try:
-            return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
-        except orjson.JSONEncodeError:
-            pass  # a lone surrogate: rfc8785 says what is wrong
     try:
-        return rfc8785.dumps(value)
-    except rfc8785.CanonicalizationError as exc:
+        return jcs.dumps(value)
+    except (jcs.CanonicalizationError, TypeError) as exc:
         raise MalformedDocument(f"not canonicalisable as JSON (RFC 8785): {exc}") from None
-
-
-_SAFE_INTEGER = 2**53 - 1
-_SURROGATE_OR_ASTRAL = re.compile("[\ud800-\udfff\U00010000-\U0010ffff]")
-
-
-def _orjson_safe(value: Any) -> bool:
-    """Whether ``orjson`` with sorted keys writes ``value`` exactly as RFC 8785 does: no floats,
-    no integers beyond 2^53, and object keys that are strings inside the BMP. (A lone surrogate
-    in a value makes orjson raise, and `canonical` falls back.) Iterative: this runs for every
-    document signed or verified."""
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        kind = type(item)
-        if kind is str or kind is bool or item is None:
-            continue
-        if kind is dict:
-            try:
-                keys = "".join(item)
-            except TypeError:  # a key that is not a string
-                return False
-            if not keys.isascii() and _SURROGATE_OR_ASTRAL.search(keys):
-                return False
-            stack.extend(item.values())
-        elif kind is list:
-            stack.extend(item)
-        elif kind is int:
-            if not -_SAFE_INTEGER <= item <= _SAFE_INTEGER:
-                return False
-        else:
-            return False  # floats, tuples and anything else: rfc8785 decides
-    return True
 
 
 def _check_suite(options: dict[str, Any]) -> None:

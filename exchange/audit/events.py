@@ -27,7 +27,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
 
-import rfc8785
+from exchange import jcs
 
 #: Version of the leaf format, inside every leaf.
 LEAF_VERSION = 1
@@ -140,8 +140,8 @@ def leaf_fields(
 def canonical(value: Any) -> bytes:
     """RFC 8785 canonical JSON; a value JSON cannot carry is refused, naming the problem."""
     try:
-        return rfc8785.dumps(value)
-    except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:
+        return jcs.dumps(value)
+    except (jcs.CanonicalizationError, TypeError, ValueError) as exc:
         raise AuditEventError(f"audit event details are not canonical JSON: {exc}") from exc
 
 

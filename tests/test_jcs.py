@@ -1,6 +1,6 @@
-"""The canonical JSON of licence documents is RFC 8785 exactly, whichever path makes it.
+"""Canonical JSON (licence documents, audit leaves) is RFC 8785 exactly, whichever path makes it.
 
-`licences.proof.canonical` writes plain values with orjson for speed; these tests compare it
+`exchange.jcs.dumps` writes plain values with orjson for speed; these tests compare it
 with the `rfc8785` package (an independent implementation of the RFC) on generated values,
 including the awkward ones: control characters, non-ASCII and astral text, keys that sort
 differently by UTF-16 and by code point, integers at the edge of 2^53, and floats.
@@ -12,7 +12,8 @@ import rfc8785
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from licences.proof import _orjson_safe, canonical
+from exchange.jcs import dumps as canonical
+from exchange.jcs import orjson_safe
 
 TEXT = st.text(
     alphabet=st.one_of(
@@ -48,7 +49,7 @@ def test_canonical_is_rfc8785(value: object) -> None:
 def test_keys_outside_the_basic_plane_take_the_rfc8785_path() -> None:
     # U+1F600 sorts after U+FFFF by code point but before it by UTF-16 code units (0xD83D...)
     value = {"\U0001f600": 1, "\uffff": 2}
-    assert not _orjson_safe(value)
+    assert not orjson_safe(value)
     assert canonical(value) == rfc8785.dumps(value)
     assert canonical(value).index("\U0001f600".encode()) < canonical(value).index("\uffff".encode())
 
@@ -59,5 +60,5 @@ def test_a_licence_shaped_document_takes_the_fast_path() -> None:
         "credentialSubject": {"holderName": "张三", "licence": {"registered_capital": "100.00"}},
         "validFrom": "2026-01-01T00:00:00Z",
     }
-    assert _orjson_safe(document)
+    assert orjson_safe(document)
     assert canonical(document) == rfc8785.dumps(document)
