@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import queue
 import threading
 from collections.abc import Callable, Iterable, Sequence
@@ -46,7 +47,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, LargeBinary, Table, insert, select, update
+from sqlalchemy import Connection, Dialect, Engine, LargeBinary, Table, insert, select
 from sqlalchemy.orm import Session
 
 from exchange.audit import merkle
@@ -225,27 +226,20 @@ def leaf_rows(
         yield row, merkle.leaf_hash(data)
 
 
-def insert_many(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
-    """One driver-level ``executemany`` of ``rows`` (dicts with the same keys, in order).
+def execute_rows(
+    connection: Connection, table: Table, sql: str, rows: Sequence[dict[str, Any]]
+) -> Any:
+    """Run ``sql`` (``?`` placeholders, one per key of the rows, in order) at the driver level.
 
-    The SQL is written once per call and each value goes through its column type's own bind
-    processor, as SQLAlchemy would: its per-row statement machinery cost more than the rest of
-    an append together. Rows of a batch share their time, so a processed value is reused while
-    the input is the same object.
+    Each value goes through its column type's own bind processor, as SQLAlchemy would, but the
+    statement is not built, compiled and cache-keyed per call: that machinery cost more than the
+    rest of an append together (the audit writer runs beside prechecks that need the same
+    interpreter). Rows share their time, so a processed value is reused while the input is the
+    same object. One row is executed, several go through ``executemany``.
     """
-    if not rows:
-        return
     dialect = connection.dialect
-    columns = list(rows[0])
-    processed = []
-    for position, name in enumerate(columns):
-        column_type = table.c[name].type
-        if isinstance(column_type, LargeBinary):  # sqlite3 and psycopg both take bytes as is
-            continue
-        process = column_type.dialect_impl(dialect).bind_processor(dialect)
-        if process is not None:
-            processed.append((position, process))
     values: list[Any] = [tuple(row.values()) for row in rows]
+    processed = _processors(dialect, table, tuple(rows[0]))
     if processed:
         memo: dict[int, tuple[Any, Any]] = {}
         for number, row in enumerate(values):
@@ -256,12 +250,44 @@ def insert_many(connection: Connection, table: Table, rows: list[dict[str, Any]]
                     seen = memo[position] = (row[position], process(row[position]))
                 row[position] = seen[1]
             values[number] = tuple(row)
-    mark = "?" if dialect.paramstyle == "qmark" else "%s"
+    if dialect.paramstyle != "qmark":
+        sql = sql.replace("?", "%s")
+    return connection.exec_driver_sql(sql, values[0] if len(values) == 1 else values)
+
+
+@functools.lru_cache(maxsize=64)
+def _processors(
+    dialect: Dialect, table: Table, columns: tuple[str, ...]
+) -> tuple[tuple[int, Callable[[Any], Any]], ...]:
+    """The bind processors of ``columns`` that change a value on this dialect, by position."""
+    found = []
+    for position, name in enumerate(columns):
+        column_type = table.c[name].type
+        if isinstance(column_type, LargeBinary):  # sqlite3 and psycopg both take bytes as is
+            continue
+        process = column_type.dialect_impl(dialect).bind_processor(dialect)
+        if process is not None:
+            found.append((position, process))
+    return tuple(found)
+
+
+def insert_many(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """One driver-level ``INSERT`` of ``rows`` (dicts with the same keys, in order)."""
+    if not rows:
+        return
+    columns = list(rows[0])
     sql = (
         f"INSERT INTO {table.name} ({', '.join(columns)}) "
-        f"VALUES ({', '.join([mark] * len(columns))})"
+        f"VALUES ({', '.join(['?'] * len(columns))})"
     )
-    connection.exec_driver_sql(sql, values)
+    execute_rows(connection, table, sql, rows)
+
+
+_HEAD = AuditHead.__table__
+#: Takes the head row's lock (PostgreSQL: the row; SQLite: the database's write lock) and reads
+#: it as the lock is taken.
+_LOCK_HEAD = f"UPDATE {_HEAD.name} SET size = size WHERE id = ? RETURNING size, root"
+_SET_HEAD = f"UPDATE {_HEAD.name} SET size = ?, root = ?, updated_at = ? WHERE id = ?"
 
 
 class AuditLog:
@@ -378,12 +404,7 @@ class AuditLog:
     def _append(
         self, connection: Connection, events: Sequence[PreparedEvent], edge: _Edge | None
     ) -> tuple[list[Receipt], _Edge]:
-        size, root = connection.execute(
-            update(AuditHead)
-            .where(AuditHead.id == HEAD_ID)
-            .values(size=AuditHead.size)
-            .returning(AuditHead.size, AuditHead.root)
-        ).one()
+        size, root = execute_rows(connection, _HEAD, _LOCK_HEAD, [{"id": HEAD_ID}]).one()
         root = bytes(root)
         if edge is not None and edge.size == size and edge.root == root:
             builder = merkle.TreeBuilder(size, edge.hashes)
@@ -401,10 +422,11 @@ class AuditLog:
         insert_many(connection, AuditEntry.__table__, entries)
         insert_many(connection, AuditNode.__table__, nodes)
         new_root = builder.root()
-        connection.execute(
-            update(AuditHead)
-            .where(AuditHead.id == HEAD_ID)
-            .values(size=builder.size, root=new_root, updated_at=now)
+        execute_rows(
+            connection,
+            _HEAD,
+            _SET_HEAD,
+            [{"size": builder.size, "root": new_root, "updated_at": now, "id": HEAD_ID}],
         )
         return receipts, _Edge(builder.size, new_root, tuple(builder.edge))
 
