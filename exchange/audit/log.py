@@ -226,18 +226,28 @@ def leaf_rows(
         yield row, merkle.leaf_hash(data)
 
 
-def execute_rows(
-    connection: Connection, table: Table, sql: str, rows: Sequence[dict[str, Any]]
-) -> Any:
-    """Run ``sql`` (``?`` placeholders, one per key of the rows, in order) at the driver level.
+def run_driver_sql(connection: Connection, sql: str, params: Sequence[Any]) -> Any:
+    """Execute ``sql`` (``?`` placeholders) on the connection's driver cursor, inside whatever
+    transaction the connection is in; the first row it returns, if any.
 
-    Each value goes through its column type's own bind processor, as SQLAlchemy would, but the
-    statement is not built, compiled and cache-keyed per call: that machinery cost more than the
-    rest of an append together (the audit writer runs beside prechecks that need the same
-    interpreter). Rows share their time, so a processed value is reused while the input is the
-    same object. One row is executed, several go through ``executemany``.
+    The audit writer's statements go straight to the driver rather than through SQLAlchemy's
+    statement and result machinery: built, compiled and cache-keyed per call, that machinery
+    cost more than the rest of an append together, and the writer runs beside prechecks that
+    need the same interpreter. Values must already be as the driver takes them
+    (`driver_values`).
     """
-    dialect = connection.dialect
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute(_placeholders(connection.dialect, sql), params)
+        return cursor.fetchone() if cursor.description else None
+    finally:
+        cursor.close()
+
+
+def driver_values(dialect: Dialect, table: Table, rows: Sequence[dict[str, Any]]) -> list[Any]:
+    """The rows' values as the driver takes them: tuples, each value through its column type's
+    bind processor. Rows share their time, so a processed value is reused while the input is
+    the same object."""
     values: list[Any] = [tuple(row.values()) for row in rows]
     processed = _processors(dialect, table, tuple(rows[0]))
     if processed:
@@ -250,9 +260,11 @@ def execute_rows(
                     seen = memo[position] = (row[position], process(row[position]))
                 row[position] = seen[1]
             values[number] = tuple(row)
-    if dialect.paramstyle != "qmark":
-        sql = sql.replace("?", "%s")
-    return connection.exec_driver_sql(sql, values[0] if len(values) == 1 else values)
+    return values
+
+
+def _placeholders(dialect: Dialect, sql: str) -> str:
+    return sql if dialect.paramstyle == "qmark" else sql.replace("?", "%s")
 
 
 @functools.lru_cache(maxsize=64)
@@ -271,16 +283,28 @@ def _processors(
     return tuple(found)
 
 
+#: Bound values per statement: SQLite's default limit (32,766) is the lower of the two.
+MAX_VARIABLES = 32_766
+
+
 def insert_many(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
-    """One driver-level ``INSERT`` of ``rows`` (dicts with the same keys, in order)."""
+    """Insert ``rows`` (dicts with the same keys, in order) with multi-row ``VALUES`` statements.
+
+    One statement per chunk rather than ``executemany``: sqlite3 steps ``executemany`` once per
+    row and hands the interpreter lock back at every step, and under load each step then waits
+    for the lock again; one statement steps once. Chunks stay under `MAX_VARIABLES`.
+    """
     if not rows:
         return
     columns = list(rows[0])
-    sql = (
-        f"INSERT INTO {table.name} ({', '.join(columns)}) "
-        f"VALUES ({', '.join(['?'] * len(columns))})"
-    )
-    execute_rows(connection, table, sql, rows)
+    values = driver_values(connection.dialect, table, rows)
+    group = "(" + ", ".join(["?"] * len(columns)) + ")"
+    per_statement = MAX_VARIABLES // len(columns)
+    head = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES "
+    for start in range(0, len(values), per_statement):
+        chunk = values[start : start + per_statement]
+        sql = head + ", ".join([group] * len(chunk))
+        run_driver_sql(connection, sql, [value for row in chunk for value in row])
 
 
 _HEAD = AuditHead.__table__
@@ -404,7 +428,7 @@ class AuditLog:
     def _append(
         self, connection: Connection, events: Sequence[PreparedEvent], edge: _Edge | None
     ) -> tuple[list[Receipt], _Edge]:
-        size, root = execute_rows(connection, _HEAD, _LOCK_HEAD, [{"id": HEAD_ID}]).one()
+        size, root = run_driver_sql(connection, _LOCK_HEAD, (HEAD_ID,))
         root = bytes(root)
         if edge is not None and edge.size == size and edge.root == root:
             builder = merkle.TreeBuilder(size, edge.hashes)
@@ -422,12 +446,8 @@ class AuditLog:
         insert_many(connection, AuditEntry.__table__, entries)
         insert_many(connection, AuditNode.__table__, nodes)
         new_root = builder.root()
-        execute_rows(
-            connection,
-            _HEAD,
-            _SET_HEAD,
-            [{"size": builder.size, "root": new_root, "updated_at": now, "id": HEAD_ID}],
-        )
+        head = {"size": builder.size, "root": new_root, "updated_at": now, "id": HEAD_ID}
+        run_driver_sql(connection, _SET_HEAD, driver_values(connection.dialect, _HEAD, [head])[0])
         return receipts, _Edge(builder.size, new_root, tuple(builder.edge))
 
     @staticmethod
