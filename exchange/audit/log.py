@@ -2,26 +2,35 @@
 
 **Appending.** Every append is one transaction that
 
-1. updates the head row first (``UPDATE audit_head … RETURNING size, root``): on PostgreSQL
+1. knows the tree's right edge: from memory when this process wrote the last entries, else by
+   updating the head row first (``UPDATE audit_head … RETURNING size, root``: on PostgreSQL
    that takes the row's lock, on SQLite the database's write lock, so appenders in every
-   process of the exchange are serialised on it, and it reads the head as the lock is taken;
-2. resumes the tree's right edge — from memory when the head is what this process last wrote,
-   else from the O(log n) edge nodes in ``audit_node`` (another process appended meanwhile) —
-   and refuses to append if the stored edge does not give the head's root (`AuditIntegrityError`:
-   the log fails closed rather than extend a tree it cannot vouch for);
-3. writes each entry with its leaf data (`exchange.audit.events.leaf_data`), the hash of every
-   complete subtree the new leaves complete (two per entry on average) and the new head.
+   process of the exchange are serialised on it, and it reads the head as the lock is taken)
+   and reading the O(log n) edge nodes in ``audit_node``, refusing to append if they do not
+   give the head's root (`AuditIntegrityError`: the log fails closed rather than extend a
+   tree it cannot vouch for);
+2. writes each entry with its leaf data (`exchange.audit.events.leaf_data`) and the hash of
+   every complete subtree the new leaves complete (two per entry on average);
+3. moves the head only if it still says what the edge was built from
+   (``UPDATE … WHERE size = ? AND root = ?``). When the edge came from memory and another
+   process appended meanwhile, the entries' indexes are taken or the head has moved: the
+   transaction rolls back and is written again from step 1 under the head's lock. One
+   statement fewer per commit in the usual case, which matters under load (see group commit).
 
 `AuditLog.record` returns only once that transaction is committed, so a caller answers a lookup
 only after its trace is durable. On SQLite the log's own connection runs with
 ``synchronous=FULL`` (the store's default NORMAL may lose the last commits on power loss);
 PostgreSQL commits are durable by default.
 
-**Group commit.** `record` hands the event to one writer thread per `AuditLog` and waits. The
-writer takes every event waiting when it starts a transaction (up to ``max_batch``), so while
-one commit is flushing the next batch gathers: one fsync serves many concurrent lookups, and
-throughput grows with the number of callers instead of being one commit per event
-(``bench/audit.py`` measures it). A single caller pays one commit per event, as it must.
+**Group commit.** Callers of `record` write for each other: the caller that finds nobody
+writing becomes the writer, takes every event waiting (up to ``max_batch``) into one
+transaction, answers their callers when it commits, and hands the pen to the first caller that
+arrived meanwhile, whose turn takes everything that gathered during that commit. One fsync
+serves many concurrent lookups, and throughput grows with the number of callers instead of
+being one commit per event (``bench/audit.py`` measures it); a single caller pays one commit
+per event, as it must. No separate writer thread: under load every thread switch waits for the
+interpreter lock behind running prechecks, and a writer thread needs two more of them per
+commit (to wake, and to wake its caller) than a caller writing its own batch.
 
 `AuditLog.append` writes events inside a transaction the caller owns instead (a licence and its
 audit entry committed together or not at all). Never call `record` while holding a write
@@ -36,12 +45,11 @@ to the witness file outside the database (`exchange.audit.checkpoint.append_witn
 from __future__ import annotations
 
 import base64
+import collections
 import contextlib
 import functools
-import queue
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -83,6 +91,10 @@ __all__ = [
 ]
 
 MAX_BATCH = 2000
+
+
+class _StaleEdge(Exception):
+    """Another process appended since this one last did: the edge in memory is out of date."""
 
 
 class AuditIntegrityError(RuntimeError):
@@ -179,8 +191,19 @@ def b64(value: bytes) -> str:
 
 @dataclass
 class _Pending:
+    """One caller's events waiting to be written, and what came of them."""
+
     events: Sequence[PreparedEvent]
-    future: Future[list[Receipt]] = field(default_factory=Future)
+    woken: threading.Event = field(default_factory=threading.Event)
+    writes: bool = False  # this caller writes the next batch
+    receipts: list[Receipt] | None = None
+    error: BaseException | None = None
+
+    def outcome(self) -> list[Receipt]:
+        if self.error is not None:
+            raise self.error
+        assert self.receipts is not None
+        return self.receipts
 
 
 @dataclass(frozen=True)
@@ -228,7 +251,7 @@ def leaf_rows(
 
 def run_driver_sql(connection: Connection, sql: str, params: Sequence[Any]) -> Any:
     """Execute ``sql`` (``?`` placeholders) on the connection's driver cursor, inside whatever
-    transaction the connection is in; the first row it returns, if any.
+    transaction the connection is in; the first row it returns, or the rows it changed.
 
     The audit writer's statements go straight to the driver rather than through SQLAlchemy's
     statement and result machinery: built, compiled and cache-keyed per call, that machinery
@@ -239,7 +262,7 @@ def run_driver_sql(connection: Connection, sql: str, params: Sequence[Any]) -> A
     cursor = connection.connection.cursor()
     try:
         cursor.execute(_placeholders(connection.dialect, sql), params)
-        return cursor.fetchone() if cursor.description else None
+        return cursor.fetchone() if cursor.description else cursor.rowcount
     finally:
         cursor.close()
 
@@ -311,7 +334,10 @@ _HEAD = AuditHead.__table__
 #: Takes the head row's lock (PostgreSQL: the row; SQLite: the database's write lock) and reads
 #: it as the lock is taken.
 _LOCK_HEAD = f"UPDATE {_HEAD.name} SET size = size WHERE id = ? RETURNING size, root"
-_SET_HEAD = f"UPDATE {_HEAD.name} SET size = ?, root = ?, updated_at = ? WHERE id = ?"
+_SET_HEAD = (
+    f"UPDATE {_HEAD.name} SET size = ?, root = ?, updated_at = ? "
+    "WHERE id = ? AND size = ? AND root = ?"
+)
 
 
 class AuditLog:
@@ -333,9 +359,11 @@ class AuditLog:
         self._key = subject_key(subject_secret)
         self._max_batch = max_batch
         self._clock = clock
-        self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
-        self._writer: threading.Thread | None = None
+        self._idle = threading.Condition(self._lock)
+        self._waiting: collections.deque[_Pending] = collections.deque()
+        self._writing = False  # a caller holds the pen (or has been handed it)
+        self._connection: Connection | None = None
         self._edge: _Edge | None = None
         self._closed = False
 
@@ -350,9 +378,17 @@ class AuditLog:
         if not events:
             return []
         pending = _Pending([prepare(event, self._key) for event in events])
-        self._ensure_writer()
-        self._queue.put(pending)
-        return pending.future.result()
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("this audit log is closed")
+            self._waiting.append(pending)
+            pending.writes = not self._writing
+            self._writing = True
+        if not pending.writes:
+            pending.woken.wait()  # answered, or handed the pen
+        if pending.writes:
+            self._write_batch()
+        return pending.outcome()
 
     def append(
         self, connection: Connection | Session, events: Sequence[AuditEvent]
@@ -367,56 +403,60 @@ class AuditLog:
         receipts, _ = self._append(connection, prepared, None)
         return receipts
 
-    def _ensure_writer(self) -> None:
+    def _write_batch(self) -> None:
+        """Write the events waiting now in one transaction, answer their callers, and hand the
+        pen to the first caller that arrived meanwhile (or put it down)."""
         with self._lock:
-            if self._closed:
-                raise RuntimeError("this audit log is closed")
-            if self._writer is None:
-                self._writer = threading.Thread(
-                    target=self._write_loop, name="audit-log-writer", daemon=True
-                )
-                self._writer.start()
-
-    def _write_loop(self) -> None:
-        connection: Connection | None = None
-        stop = False
-        while not stop:
-            first = self._queue.get()
-            if first is None:
-                break
-            batch, count = [first], len(first.events)
-            while count < self._max_batch:
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if item is None:
-                    stop = True
-                    break
-                batch.append(item)
-                count += len(item.events)
-            try:
-                connection = connection or self._writer_connection()
-                events = [event for pending in batch for event in pending.events]
-                with connection.begin():
-                    receipts, edge = self._append(connection, events, self._edge)
-                self._edge = edge
-            except BaseException as exc:  # every waiting caller learns why; the writer lives on
-                self._edge = None
-                if connection is not None:
-                    with contextlib.suppress(Exception):
-                        connection.invalidate()
-                        connection.close()
-                    connection = None
-                for pending in batch:
-                    pending.future.set_exception(exc)
-                continue
+            batch, count = [], 0
+            while self._waiting and (not batch or count < self._max_batch):
+                batch.append(self._waiting.popleft())
+                count += len(batch[-1].events)
+        try:
+            events = [event for pending in batch for event in pending.events]
+            receipts = self._commit(events)
             start = 0
             for pending in batch:
-                pending.future.set_result(receipts[start : start + len(pending.events)])
+                pending.receipts = receipts[start : start + len(pending.events)]
                 start += len(pending.events)
-        if connection is not None:
-            connection.close()
+        except BaseException as exc:  # every caller in the batch learns why
+            self._edge = None
+            if self._connection is not None:
+                with contextlib.suppress(Exception):
+                    self._connection.invalidate()
+                    self._connection.close()
+                self._connection = None
+            for pending in batch:
+                pending.error = exc
+        finally:
+            with self._lock:
+                successor = self._waiting[0] if self._waiting else None
+                if successor is None:
+                    self._writing = False
+                    self._idle.notify_all()
+                else:
+                    successor.writes = True
+            for pending in batch:
+                pending.woken.set()
+            if successor is not None:
+                successor.woken.set()
+
+    def _commit(self, events: Sequence[PreparedEvent]) -> list[Receipt]:
+        """Append ``events`` in one transaction on the log's own connection and commit; from
+        the edge in memory first, from the stored head if another process appended meanwhile."""
+        connection = self._connection = self._connection or self._writer_connection()
+        taken = connection.dialect.dbapi.IntegrityError
+        edge = self._edge
+        while True:
+            try:
+                with connection.begin():
+                    receipts, written = self._append(connection, events, edge)
+            except (_StaleEdge, taken):
+                if edge is None:
+                    raise
+                edge = None
+                continue
+            self._edge = written
+            return receipts
 
     def _writer_connection(self) -> Connection:
         connection = self.engine.connect()
@@ -428,12 +468,13 @@ class AuditLog:
     def _append(
         self, connection: Connection, events: Sequence[PreparedEvent], edge: _Edge | None
     ) -> tuple[list[Receipt], _Edge]:
-        size, root = run_driver_sql(connection, _LOCK_HEAD, (HEAD_ID,))
-        root = bytes(root)
-        if edge is not None and edge.size == size and edge.root == root:
-            builder = merkle.TreeBuilder(size, edge.hashes)
-        else:
+        if edge is None:
+            size, root = run_driver_sql(connection, _LOCK_HEAD, (HEAD_ID,))
+            root = bytes(root)
             builder = self._resume(connection, size, root)
+        else:
+            size, root = edge.size, edge.root
+            builder = merkle.TreeBuilder(size, edge.hashes)
         now = self._clock()
         entries, nodes, receipts = [], [], []
         for row, value in leaf_rows(events, size, now):
@@ -446,8 +487,12 @@ class AuditLog:
         insert_many(connection, AuditEntry.__table__, entries)
         insert_many(connection, AuditNode.__table__, nodes)
         new_root = builder.root()
-        head = {"size": builder.size, "root": new_root, "updated_at": now, "id": HEAD_ID}
-        run_driver_sql(connection, _SET_HEAD, driver_values(connection.dialect, _HEAD, [head])[0])
+        head = {"size": builder.size, "root": new_root, "updated_at": now}
+        values = driver_values(connection.dialect, _HEAD, [head])[0] + (HEAD_ID, size, root)
+        if run_driver_sql(connection, _SET_HEAD, values) != 1:
+            if edge is not None:
+                raise _StaleEdge
+            raise AuditIntegrityError("the audit head moved while this append held its lock")
         return receipts, _Edge(builder.size, new_root, tuple(builder.edge))
 
     @staticmethod
@@ -467,13 +512,15 @@ class AuditLog:
         return builder
 
     def close(self) -> None:
-        """Finish the queued appends and stop the writer (appends after this are refused)."""
+        """Let the appends under way finish, then release the connection; appends after this
+        are refused."""
         with self._lock:
             self._closed = True
-            writer, self._writer = self._writer, None
-        if writer is not None:
-            self._queue.put(None)
-            writer.join()
+            while self._writing:
+                self._idle.wait()
+            connection, self._connection = self._connection, None
+        if connection is not None:
+            connection.close()
 
     def __enter__(self) -> AuditLog:
         return self
