@@ -103,6 +103,42 @@ def test_two_logs_on_one_store_interleave_like_two_processes(store: Engine, log:
     assert verify_log(store, public_keys={}).ok
 
 
+def test_two_logs_writing_at_once_take_turns_without_losing_an_entry(
+    store: Engine, log: AuditLog
+) -> None:
+    # Each log writes from its edge in memory; whenever the other one appended meanwhile, the
+    # indexes are taken (or the head moved) and the batch is written again under the head lock.
+    receipts = []
+    lock = threading.Lock()
+    with AuditLog(store, subject_secret=SECRET) as other:
+
+        def caller(audit: AuditLog, worker: int) -> None:
+            for i in range(25):
+                receipt = audit.record(_lookup(worker * 100 + i))
+                with lock:
+                    receipts.append(receipt)
+
+        threads = [
+            threading.Thread(target=caller, args=(log if w % 2 else other, w)) for w in range(8)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert sorted(r.index for r in receipts) == list(range(200))
+    assert log.head() == (200, mth(_leaves(store)))
+    assert verify_log(store, public_keys={}).ok
+
+
+def test_a_head_changed_behind_the_writers_back_stops_the_log(log: AuditLog, store) -> None:
+    log.record_many([_lookup(i) for i in range(3)])  # the writer now knows the edge
+    with store.begin() as connection:
+        connection.execute(text("UPDATE audit_head SET root = :r"), {"r": b"\1" * 32})
+    with pytest.raises(AuditIntegrityError, match="does not give the head's root"):
+        log.record(_lookup(3))
+    assert len(_leaves(store)) == 3  # the refused entry was rolled back
+
+
 def test_append_inside_the_callers_transaction(store: Engine, log: AuditLog) -> None:
     log.record(_lookup(0))
     with store.connect() as connection:

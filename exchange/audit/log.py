@@ -9,13 +9,14 @@
    and reading the O(log n) edge nodes in ``audit_node``, refusing to append if they do not
    give the head's root (`AuditIntegrityError`: the log fails closed rather than extend a
    tree it cannot vouch for);
-2. writes each entry with its leaf data (`exchange.audit.events.leaf_data`) and the hash of
-   every complete subtree the new leaves complete (two per entry on average);
-3. moves the head only if it still says what the edge was built from
-   (``UPDATE … WHERE size = ? AND root = ?``). When the edge came from memory and another
-   process appended meanwhile, the entries' indexes are taken or the head has moved: the
+2. moves the head to the new size and root only if it still says what the edge was built from
+   (``UPDATE … WHERE size = ? AND root = ?``), which also takes the head's lock when the edge
+   came from memory. If another process appended meanwhile, nothing was written yet: the
    transaction rolls back and is written again from step 1 under the head's lock. One
    statement fewer per commit in the usual case, which matters under load (see group commit).
+   Every appender locks the head before writing anything else, so two never deadlock;
+3. writes each entry with its leaf data (`exchange.audit.events.leaf_data`) and the hash of
+   every complete subtree the new leaves complete (two per entry on average).
 
 `AuditLog.record` returns only once that transaction is committed, so a caller answers a lookup
 only after its trace is durable. On SQLite the log's own connection runs with
@@ -484,15 +485,17 @@ class AuditLog:
                 {"id": merkle.node_id(level, index), "hash": digest}
                 for level, index, digest in builder.append(value)
             )
-        insert_many(connection, AuditEntry.__table__, entries)
-        insert_many(connection, AuditNode.__table__, nodes)
         new_root = builder.root()
+        # The head first, whichever way the edge was found: every appender locks the head row
+        # before it writes a row another could be waiting for, so two never wait on each other.
         head = {"size": builder.size, "root": new_root, "updated_at": now}
         values = driver_values(connection.dialect, _HEAD, [head])[0] + (HEAD_ID, size, root)
         if run_driver_sql(connection, _SET_HEAD, values) != 1:
             if edge is not None:
                 raise _StaleEdge
             raise AuditIntegrityError("the audit head moved while this append held its lock")
+        insert_many(connection, AuditEntry.__table__, entries)
+        insert_many(connection, AuditNode.__table__, nodes)
         return receipts, _Edge(builder.size, new_root, tuple(builder.edge))
 
     @staticmethod
