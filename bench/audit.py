@@ -268,7 +268,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--precheck-seconds", type=float, default=8.0, help="per precheck run")
     parser.add_argument(
-        "--precheck-threads", default="8,32", help="concurrencies of the precheck runs, e.g. 8,32"
+        "--precheck-threads",
+        default="2,4,8,16",
+        help="concurrencies of the precheck runs, e.g. 2,4,8,16",
     )
     parser.add_argument("--json", action="store_true", help="write the figures as JSON only")
     args = parser.parse_args(argv)
