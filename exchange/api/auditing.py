@@ -5,8 +5,8 @@ before the answer leaves.
 and, from the acceptance platform, which service item it serves (a code of the catalogue).
 `traced` runs a lookup: it validates the purpose for the client's role, runs the lookup, and
 records one entry — the lookup and a summary of what was returned, or the refusal and its code —
-through the process's `AuditLog`, whose writer commits concurrent requests' entries together
-(group commit). The answer is returned only after that commit; if the log cannot be written, the
+through the process's `AuditLog`, which commits concurrent requests' entries together (group
+commit). The answer is returned only after that commit; if the log cannot be written, the
 lookup fails rather than answer untraced.
 """
 

@@ -1,8 +1,8 @@
 """What a request handler may depend on: the app's services, a session, the authenticated client.
 
 `Services` is built once per process by `exchange.api.app.create_app` and kept on
-``app.state``: the engine, the catalogue, the audit log (one writer thread per process, whose
-group commit batches the entries of concurrent requests). Nothing else is kept between requests,
+``app.state``: the engine, the catalogue, the audit log (one per process, whose group commit
+batches the entries of concurrent requests). Nothing else is kept between requests,
 so several workers (processes or machines) can serve one PostgreSQL store.
 
 Authentication reads the bearer token on every request (one indexed read), so a revoked client is
